@@ -1,0 +1,296 @@
+"""Run configuration: typed dataclasses, TOML files and ``--set key=value`` overrides.
+
+A run is described by three sections and the model's own config::
+
+    [model]            # name + the family's config fields
+    name = "realnvp"
+    layers = 8
+    [data]
+    name = "checkerboard"
+    [train]
+    steps = 2000
+
+Every key is validated: an unknown key or a value of the wrong type is an
+:class:`~genmodels.errors.InputError` that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimiser, schedule, budget and bookkeeping (0 turns an option off).
+
+    Attributes:
+        steps: number of training steps (one step runs every phase of the objective).
+        batch_size: points per batch (per process under ``torchrun``).
+        lr: peak learning rate.
+        optimizer: ``"adam"`` or ``"adamw"``.
+        betas: Adam's ``(β1, β2)``.
+        weight_decay: decoupled weight decay (AdamW) or L2 penalty (Adam).
+        warmup_steps: linear warm-up steps from 0 to ``lr``.
+        schedule: ``"cosine"`` (decay to ``min_lr_ratio · lr`` at the last step) or
+            ``"constant"``.
+        min_lr_ratio: the final learning rate of the cosine schedule, relative to ``lr``.
+        grad_clip: maximum global gradient norm; 0 for none.
+        ema_decay: decay of the exponential moving average of the weights used for sampling;
+            0 for none.
+        accumulate: micro-batches whose gradients are summed into one optimiser step.
+        val_every: validate every this many steps (0: only at the end).
+        patience: stop after this many validations without improvement (0: never).
+        checkpoint_every: write the ``last`` checkpoint every this many steps (0: only at
+            the end).
+        log_every: append to ``metrics.jsonl`` every this many steps.
+        max_nonfinite: stop after this many non-finite losses in a row (each one is skipped).
+        seed: the seed of everything random in training.
+        budget: wall-clock budget in seconds (0: none); training stops at ``steps`` or at the
+            budget, whichever comes first.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        threads: intra-op CPU threads (0: PyTorch's default).
+    """
+
+    steps: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    optimizer: str = field(default="adam", metadata={"choices": ("adam", "adamw")})
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: str = field(default="cosine", metadata={"choices": ("cosine", "constant")})
+    min_lr_ratio: float = 0.0
+    grad_clip: float = 0.0
+    ema_decay: float = 0.0
+    accumulate: int = 1
+    val_every: int = 0
+    patience: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 50
+    max_nonfinite: int = 10
+    seed: int = 0
+    budget: float = 0.0
+    device: str = field(default="auto", metadata={"choices": ("auto", "cpu", "cuda")})
+    threads: int = 0
+
+
+@dataclass
+class DataConfig:
+    """Which data and how to prepare it.
+
+    Attributes:
+        name: a registered data set name (``genmodels list``) or a path to a file.
+        n_train: training points drawn from a generated data set (2-D toys).
+        n_val: validation points drawn from a generated data set.
+        n_test: test points drawn from a generated data set.
+        val_fraction: the share of a file's rows held out for validation.
+        test_fraction: the share of a file's rows held out for testing.
+        standardize: ``"auto"`` (files yes, built-in sets no), ``"yes"`` or ``"no"``;
+            statistics come from the training split and are stored with the run.
+        seed: the seed of data generation and of the split (kept apart from the training
+            seed so that runs with different training seeds see the same data).
+    """
+
+    name: str = "checkerboard"
+    n_train: int = 20_000
+    n_val: int = 2_000
+    n_test: int = 5_000
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    standardize: str = field(default="auto", metadata={"choices": ("auto", "yes", "no")})
+    seed: int = 0
+
+
+@dataclass
+class RunConfig:
+    """A whole run: the model (a family name and its config), the data and the training.
+
+    Attributes:
+        model: the registered family name.
+        model_config: the family's config dataclass.
+        data: the data section.
+        train: the training section.
+    """
+
+    model: str
+    model_config: Any
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The nested plain-dict form (what TOML files and ``config.json`` hold)."""
+        return {
+            "model": {"name": self.model, **_plain(dataclasses.asdict(self.model_config))},
+            "data": _plain(dataclasses.asdict(self.data)),
+            "train": _plain(dataclasses.asdict(self.train)),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> RunConfig:
+        """Builds and validates a run config from its nested plain-dict form."""
+        from .registry import get_family
+
+        if not isinstance(d, dict):
+            raise InputError(f"{where}: expected a table, got {type(d).__name__}")
+        unknown = set(d) - {"model", "data", "train"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise InputError(f"{where}: unknown config key {key!r} (sections: model, data, train)")
+        model = dict(d.get("model", {}))
+        name = model.pop("name", None)
+        if not isinstance(name, str):
+            raise InputError(f"{where}: model.name is required (a registered family name)")
+        family = get_family(name)
+        return cls(
+            model=name,
+            model_config=from_mapping(family.config, model, f"{where}: model"),
+            data=from_mapping(DataConfig, d.get("data", {}), f"{where}: data"),
+            train=from_mapping(TrainConfig, d.get("train", {}), f"{where}: train"),
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_mapping(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Builds dataclass ``cls`` from ``values``, checking every key and type.
+
+    Raises:
+        InputError: naming ``where.key`` for an unknown key or a value of the wrong type.
+    """
+    if not isinstance(values, dict):
+        raise InputError(f"{where}: expected a table, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise InputError(f"{where}: unknown config key {key!r} (known: {known})")
+        kwargs[key] = coerce(value, hints[key], f"{where}.{key}")
+        choices = fields[key].metadata.get("choices")
+        if choices is not None and kwargs[key] not in choices:
+            raise InputError(
+                f"{where}.{key}: {kwargs[key]!r} is not one of {', '.join(map(str, choices))}"
+            )
+    return cls(**kwargs)
+
+
+def coerce(value: Any, hint: Any, where: str) -> Any:
+    """Checks ``value`` against the type ``hint`` and converts it (int → float, list → tuple)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg, where)
+            except InputError:
+                continue
+        raise InputError(f"{where}: {value!r} is not a {_name(hint)}")
+    if hint is typing.Any:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise InputError(f"{where}: {value!r} is not a bool (true or false)")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise InputError(f"{where}: {value!r} is not an int")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise InputError(f"{where}: {value!r} is not a float")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise InputError(f"{where}: {value!r} is not a string")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise InputError(f"{where}: {value!r} is not a list")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise InputError(f"{where}: expected {len(args)} values, got {len(value)}")
+            items = [coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args))]
+        else:
+            item = args[0] if args else typing.Any
+            items = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if dataclasses.is_dataclass(hint):
+        return from_mapping(hint, value, where)
+    raise InputError(f"{where}: unsupported config type {_name(hint)}")
+
+
+def _name(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint))
+
+
+def parse_value(text: str) -> Any:
+    """Parses the value of ``--set key=value`` as a TOML value, falling back to a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Reads a TOML config file; a missing file or a syntax error is an :class:`InputError`."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise InputError(f"{p}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{p}: invalid TOML: {e}") from None
+
+
+def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Applies ``key=value`` overrides to the nested config dict ``d`` (a new dict).
+
+    A dotted key (``train.lr=3e-4``, ``model.hidden=[64, 64]``) names its section. A bare key
+    (``divergence=kl``) is looked up in the model section, then train, then data; it must
+    name a field of exactly one of them.
+    """
+    from .registry import get_family
+
+    out = {k: dict(v) for k, v in d.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise InputError(f"--set {item!r}: expected key=value")
+        key, _, text = item.partition("=")
+        key = key.strip()
+        value = parse_value(text.strip())
+        if "." in key:
+            section, _, field_name = key.partition(".")
+            if section not in ("model", "data", "train") or not field_name or "." in field_name:
+                raise InputError(f"--set {key}: unknown config key (sections: model, data, train)")
+        else:
+            family = get_family(out.get("model", {}).get("name", ""))
+            owners = [
+                s
+                for s, c in (("model", family.config), ("train", TrainConfig), ("data", DataConfig))
+                if key in {f.name for f in dataclasses.fields(c)} or (s == "model" and key == "name")
+            ]
+            if not owners:
+                raise InputError(f"--set {key}: unknown config key")
+            section, field_name = owners[0], key
+        out.setdefault(section, {})[field_name] = value
+    return out

@@ -1,0 +1,15 @@
+"""Abstract interfaces shared by every family: models, objectives, batches."""
+
+from .batch import Batch
+from .model import DensityModel, GenerativeModel, LatentVariableModel
+from .objective import LossOutput, Objective, Phase
+
+__all__ = [
+    "Batch",
+    "DensityModel",
+    "GenerativeModel",
+    "LatentVariableModel",
+    "LossOutput",
+    "Objective",
+    "Phase",
+]

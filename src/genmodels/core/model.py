@@ -1,0 +1,64 @@
+"""Model interfaces: what a generative model can do, declared by its class.
+
+Capabilities are declared, never probed: ``isinstance(model, DensityModel)`` says a model has
+``log_prob``; ``isinstance(model, LatentVariableModel)`` says it has ``encode``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+
+class GenerativeModel(nn.Module, ABC):
+    """A model of a distribution :math:`p_\\theta` over points of shape ``event_shape``.
+
+    Subclasses set ``event_shape`` (the shape ``D`` of one point) and implement
+    :meth:`sample`.
+    """
+
+    event_shape: tuple[int, ...]
+
+    @abstractmethod
+    def sample(
+        self, n: int, *, cond: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draws ``n`` points :math:`x \\sim p_\\theta`, shape ``(n, *event_shape)``.
+
+        Args:
+            n: number of points.
+            cond: optional context, shape ``(n, C)``, for conditional models.
+            generator: the source of randomness; the same generator state gives the same
+                samples.
+        """
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the model's first parameter or buffer (CPU when it has none)."""
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
+
+class DensityModel(GenerativeModel):
+    """A generative model with a log-density: exact (flows) or a stated estimate/bound."""
+
+    #: ``"exact"`` for change-of-variables likelihoods; ``"bound"`` for an ELBO-type lower
+    #: bound; ``"estimate"`` for a stochastic estimate (importance weighting, Hutchinson).
+    log_prob_kind: str = "exact"
+
+    @abstractmethod
+    def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """Returns :math:`\\log p_\\theta(x)` in nats, shape ``(B,)`` for ``x`` of shape ``(B, *D)``."""
+
+
+class LatentVariableModel(GenerativeModel):
+    """A generative model with a representation :math:`z = \\mathrm{encode}(x)`."""
+
+    @abstractmethod
+    def encode(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """Returns a representation of each point, shape ``(B, *latent_shape)``."""
