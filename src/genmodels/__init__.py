@@ -32,8 +32,7 @@ _RUN_API = {"fit", "load", "Run"}
 
 __all__ = [
     "Batch", "DataConfig", "DensityModel", "GenerativeModel", "InputError", "LatentVariableModel",
-    "LossOutput", "Objective", "RunConfig", "TrainConfig", "__version__",
-    *sorted(_SUBMODULES), *sorted(_RUN_API),
+    "LossOutput", "Objective", "Run", "RunConfig", "TrainConfig", "__version__", "fit", "load",
 ]
 
 

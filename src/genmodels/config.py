@@ -142,7 +142,7 @@ class RunConfig:
             raise InputError(f"{where}: expected a table, got {type(d).__name__}")
         unknown = set(d) - {"model", "data", "train"}
         if unknown:
-            key = sorted(unknown)[0]
+            key = min(unknown)
             raise InputError(f"{where}: unknown config key {key!r} (sections: model, data, train)")
         model = dict(d.get("model", {}))
         name = model.pop("name", None)

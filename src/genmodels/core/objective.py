@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor, nn
 
 from .batch import Batch
@@ -58,3 +59,14 @@ class Objective(ABC):
     @abstractmethod
     def __call__(self, model: nn.Module, batch: Batch, phase: str = "main") -> LossOutput:
         """Returns the loss of ``phase`` on ``batch``."""
+
+    def validation_loss(self, model: nn.Module, batch: Batch) -> Tensor | None:
+        """The held-out loss used for validation, best checkpoints and early stopping.
+
+        Lower is better. The default is the loss of the single phase, computed without
+        gradients; multi-phase objectives (GANs) return ``None`` unless they define one.
+        """
+        if len(self.phases) != 1:
+            return None
+        with torch.no_grad():
+            return self(model, batch, self.phases[0].name).loss
