@@ -1,1 +1,1 @@
-"""genmodels.report."""
+"""Comparisons of models and their reports: ``genmodels compare``, ``demo``, ``runs``."""

@@ -1,0 +1,44 @@
+# genmodels: the two commands of the README are `make demo` and `make test`.
+# Each creates .venv when missing, reuses a torch >= 2.10 already in it (or installs
+# $(TORCH_SPEC)), then installs the package with its extras under a constraint that keeps
+# torch unchanged.
+
+PYTHON     ?= python3
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS     ?= dev
+STAMP      := $(VENV)/.genmodels-installed
+PYTEST_ARGS ?=
+
+.PHONY: all install demo test bench lint clean
+
+all: install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if $(PY) -c "import torch, sys; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(0 if v >= (2, 10) else 1)" 2>/dev/null; then \
+	  echo "reusing torch $$($(PY) -c 'import torch; print(torch.__version__)')"; \
+	else \
+	  echo "installing $(TORCH_SPEC)"; $(PY) -m pip install -q "$(TORCH_SPEC)"; \
+	fi
+	@$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/constraints.txt
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/genmodels demo --out demo-report
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) demo-report .pytest_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""The argument parser of every ``genmodels`` command, with an example in each ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from ..errors import InputError
+from . import commands
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one-line :class:`InputError`\\ s."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _help(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def build_parser() -> Parser:
+    """The top-level parser with one sub-command per verb."""
+    p = Parser(
+        prog="genmodels",
+        description="Train, sample, score, evaluate and compare deep generative models.",
+        epilog="Example:\n  genmodels train --model realnvp --data checkerboard --steps 2000 "
+        "--out runs/cb\n  genmodels evaluate runs/cb --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"genmodels {_version()}")
+    sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+
+    s = sub.add_parser(
+        "list", help="list families, data sets and metrics",
+        epilog="Example:\n  genmodels list --json",
+    )
+    _help(s)
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(handler=commands.cmd_list)
+
+    s = sub.add_parser(
+        "train", help="train a model and write a run directory",
+        epilog="Examples:\n"
+        "  genmodels train --model realnvp --data checkerboard --steps 2000 --out runs/cb\n"
+        "  genmodels train --model realnvp --data points.npy --set train.ema_decay=0.999 "
+        "--set layers=4\n"
+        "  genmodels train --config run.toml\n"
+        "  genmodels train --resume runs/cb",
+    )
+    _help(s)
+    s.add_argument("--model", help="a registered family (see `genmodels list`)")
+    s.add_argument("--data", help="a registered data set or a file (.npy, .npz, .csv, .tsv)")
+    s.add_argument("--steps", type=int, help="training steps (train.steps)")
+    s.add_argument("--batch-size", type=int, help="points per batch (train.batch_size)")
+    s.add_argument("--lr", type=float, help="learning rate (train.lr)")
+    s.add_argument("--seed", type=int, help="training seed (train.seed)")
+    s.add_argument("--budget", help="wall-clock budget, e.g. 90s, 5m (train.budget)")
+    s.add_argument("--out", help="the run directory (default: runs/<model>-<data>-<time>)")
+    s.add_argument("--config", help="a TOML file with [model], [data] and [train] tables")
+    s.add_argument(
+        "--set", action="append", nargs="+", default=[], metavar="KEY=VALUE",
+        help="override a config field: dotted (train.lr=3e-4) or a field name (layers=4)",
+    )
+    s.add_argument("--resume", metavar="RUN", help="continue RUN exactly where it stopped")
+    _progress_flags(s)
+    s.set_defaults(handler=commands.cmd_train)
+
+    s = sub.add_parser(
+        "sample", help="draw samples from a trained run (in data units)",
+        epilog="Example:\n  genmodels sample runs/cb --n 10000 --seed 1 --out samples.npy",
+    )
+    _help(s)
+    s.add_argument("run", metavar="RUN", help="a run directory")
+    s.add_argument("--n", type=int, required=True, help="number of samples")
+    s.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    s.add_argument("--sampler", help="ODE/SDE sampler, for diffusion and flow-matching models")
+    s.add_argument("--nfe", type=int, help="function evaluations for the sampler")
+    s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
+    s.add_argument("--out", required=True, help="output .npy file")
+    s.set_defaults(handler=commands.cmd_sample)
+
+    s = sub.add_parser(
+        "score", help="log-density in nats of given points (in their units)",
+        description="Writes log p(x) in nats for each row of --in, in the units of the given "
+        "data (the Jacobian of any standardisation included). Flows give the exact value; "
+        "models without a tractable density give their family's bound or estimate "
+        "(VAE: importance-weighted bound; diffusion/flow matching: probability-flow ODE); "
+        "GANs have no density and exit with code 2.",
+        epilog="Example:\n  genmodels score runs/cb --in test.npy --out logp.npy",
+    )
+    _help(s)
+    s.add_argument("run", metavar="RUN", help="a run directory")
+    s.add_argument("--in", dest="inp", required=True, help="points (.npy, .npz, .csv, .tsv)")
+    s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
+    s.add_argument("--out", required=True, help="output .npy file of shape (n,)")
+    s.set_defaults(handler=commands.cmd_score)
+
+    s = sub.add_parser(
+        "evaluate", help="metrics of a run against test data, with noise floors",
+        epilog="Examples:\n  genmodels evaluate runs/cb --json\n"
+        "  genmodels evaluate runs/cb --data test.npy --metrics nll,w2 --json",
+    )
+    _help(s)
+    s.add_argument("run", metavar="RUN", help="a run directory")
+    s.add_argument("--data", help="test data: a registered name or a file (default: the run's "
+                   "own test split)")
+    s.add_argument("--metrics", help="comma-separated metric names (default: all that apply)")
+    s.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
+    s.add_argument("--json", action="store_true", help="print one flat JSON object")
+    s.set_defaults(handler=commands.cmd_evaluate)
+
+    s = sub.add_parser(
+        "runs", help="list runs with their final metrics",
+        epilog="Example:\n  genmodels runs runs/ --json",
+    )
+    _help(s)
+    s.add_argument("root", nargs="?", default="runs", help="directory of runs (default runs/)")
+    s.add_argument("--json", action="store_true", help="print a JSON list")
+    s.set_defaults(handler=commands.cmd_runs)
+
+    s = sub.add_parser(
+        "compare", help="train several models with one budget and compare them",
+        epilog="Example:\n  genmodels compare --data checkerboard --models realnvp,nice "
+        "--steps 500 --out cmp",
+    )
+    _help(s)
+    s.add_argument("--data", required=True, help="a registered data set or a file")
+    s.add_argument("--models", required=True, help="comma-separated family names")
+    s.add_argument("--steps", type=int, help="training steps per model")
+    s.add_argument("--budget", help="wall-clock budget per model, e.g. 90s, 5m")
+    s.add_argument("--seeds", type=int, default=1, help="seeds per model (default 1)")
+    s.add_argument("--out", required=True, help="output directory")
+    s.add_argument("--set", action="append", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override a config field for every model")
+    _progress_flags(s)
+    s.set_defaults(handler=commands.cmd_compare)
+
+    s = sub.add_parser(
+        "demo", help="the main job: every family that exists, compared on built-in data",
+        epilog="Example:\n  genmodels demo --out demo-report",
+    )
+    _help(s)
+    s.add_argument("--out", default="demo-report", help="output directory (default demo-report)")
+    s.add_argument("--steps", type=int, default=1500, help="training steps per model")
+    _progress_flags(s)
+    s.set_defaults(handler=commands.cmd_demo)
+    return p
+
+
+def _progress_flags(s: argparse.ArgumentParser) -> None:
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="always show progress bars")
+    g.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="never show progress bars")
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from . import main
+
+    sys.exit(main())
