@@ -309,6 +309,7 @@ def fit(
     want_std = mode == "yes" or (mode == "auto" and data.standardize)
     created = False
     store = None
+    main_rank = int(os.environ.get("RANK", "0")) == 0
     if resume:
         assert out is not None
         std = load_standardize(out)
@@ -318,13 +319,14 @@ def fit(
         std = Standardize.fit(data.train) if want_std else Standardize.identity(data.event_shape)
         if out is not None:
             out = Path(out)
-            created = _fresh_run_dir(out)
+            created = _fresh_run_dir(out) if main_rank else False
     try:
         if out is not None and not resume:
             store = RunStore(out)
-            store.write_config(cfg.to_dict())
-            write_json_atomic(out / "data.json", _data_record(cfg, data))
-            save_standardize(out, std)
+            if main_rank:
+                store.write_config(cfg.to_dict())
+                write_json_atomic(out / "data.json", _data_record(cfg, data))
+                save_standardize(out, std)
         torch.manual_seed(cfg.train.seed)
         model, objective = family.build(cfg.model_config, data.info)
         model = model.to(device)
@@ -425,8 +427,9 @@ def load(path: str | Path, *, which: str = "best", device: str = "cpu") -> Run:
     store = RunStore(out)
     if not store.has_checkpoint("last"):
         raise InputError(f"{out}: the run has no checkpoint yet")
-    torch.manual_seed(0)
-    model, _ = get_family(cfg.model).build(cfg.model_config, info)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.train.seed)
+        model, _ = get_family(cfg.model).build(cfg.model_config, info)
     try:
         model = _load_weights(store, model, which)
     except RuntimeError as e:
