@@ -57,6 +57,9 @@ class TrainConfig:
             budget, whichever comes first.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         threads: intra-op CPU threads (0: PyTorch's default).
+        loggers: extra experiment trackers besides ``metrics.jsonl``: ``"tensorboard"``
+            (event files in ``<run>/tensorboard``) and ``"mlflow"`` (a local SQLite store).
+        mlflow_uri: the MLflow tracking URI (default ``sqlite:///<run>/mlflow.db``).
     """
 
     steps: int = 2000
@@ -80,6 +83,8 @@ class TrainConfig:
     budget: float = 0.0
     device: str = field(default="auto", metadata={"choices": ("auto", "cpu", "cuda")})
     threads: int = 0
+    loggers: tuple[str, ...] = ()
+    mlflow_uri: str = ""
 
 
 @dataclass
@@ -284,10 +289,11 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
                 raise InputError(f"--set {key}: unknown config key (sections: model, data, train)")
         else:
             family = get_family(out.get("model", {}).get("name", ""))
+            tables = (("model", family.config), ("train", TrainConfig), ("data", DataConfig))
             owners = [
-                s
-                for s, c in (("model", family.config), ("train", TrainConfig), ("data", DataConfig))
-                if key in {f.name for f in dataclasses.fields(c)} or (s == "model" and key == "name")
+                s for s, c in tables
+                if key in {f.name for f in dataclasses.fields(c)}
+                or (s == "model" and key == "name")
             ]
             if not owners:
                 raise InputError(f"--set {key}: unknown config key")

@@ -27,5 +27,7 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         """Returns the batch on ``device``."""
-        move = (lambda t: None if t is None else t.to(device, non_blocking=True))
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device, non_blocking=True)
+
         return Batch(self.x.to(device, non_blocking=True), move(self.cond), move(self.y))

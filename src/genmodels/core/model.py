@@ -53,7 +53,7 @@ class DensityModel(GenerativeModel):
 
     @abstractmethod
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
-        """Returns :math:`\\log p_\\theta(x)` in nats, shape ``(B,)`` for ``x`` of shape ``(B, *D)``."""
+        """Returns :math:`\\log p_\\theta(x)` in nats, shape ``(B,)``, for ``x`` of ``(B, *D)``."""
 
 
 class LatentVariableModel(GenerativeModel):
