@@ -12,9 +12,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved, write_table  # noqa: E402
-from genmodels.data.toy import sample as toy_sample  # noqa: E402
 
 from genmodels.config import TrainConfig  # noqa: E402
+from genmodels.data.toy import sample as toy_sample  # noqa: E402
 from genmodels.registry import get_family  # noqa: E402
 from genmodels.train import Trainer  # noqa: E402
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from genmodels.data.toy import sample
 
 from genmodels.config import TrainConfig
+from genmodels.data.toy import sample
 from genmodels.registry import DataInfo, get_family
 from genmodels.train import Trainer
 

@@ -102,6 +102,8 @@ class DataConfig:
             statistics come from the training split and are stored with the run.
         seed: the seed of data generation and of the split (kept apart from the training
             seed so that runs with different training seeds see the same data).
+        columns: for a file, the columns to keep: comma-separated header names or 0-based
+            indices (``"x,y"``, ``"0,2"``); ``""`` keeps all, which must then be numeric.
     """
 
     name: str = "checkerboard"
@@ -112,6 +114,7 @@ class DataConfig:
     test_fraction: float = 0.1
     standardize: str = field(default="auto", metadata={"choices": ("auto", "yes", "no")})
     seed: int = 0
+    columns: str = ""
 
 
 @dataclass

@@ -383,7 +383,7 @@ def save_standardize(out: Path, std: Standardize) -> None:
 
 def load_standardize(out: Path) -> Standardize:
     """Reads the standardisation statistics of a run."""
-    from safetensors import SafetensorsError
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(out) / "standardize.safetensors"
@@ -392,7 +392,7 @@ def load_standardize(out: Path) -> Standardize:
         return Standardize(t["mean"], t["std"])
     except FileNotFoundError:
         raise InputError(f"{path}: missing (not a complete run directory)") from None
-    except (SafetensorsError, KeyError, OSError) as e:
+    except (SafetensorError, KeyError, OSError) as e:
         raise InputError(f"{path}: unreadable standardisation file ({e})") from None
 
 

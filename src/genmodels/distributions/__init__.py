@@ -1,1 +1,6 @@
-"""genmodels.distributions."""
+"""Distributions as modules: base distributions for flows and priors."""
+
+from .base import Distribution
+from .normal import DiagNormal, StandardNormal
+
+__all__ = ["DiagNormal", "Distribution", "StandardNormal"]

@@ -1,0 +1,155 @@
+"""The built-in metrics behind ``genmodels evaluate``: ``nll``, ``w2``, ``mmd2``, ``energy``.
+
+Each is a function ``compute(ctx: EvalContext) -> dict[str, float]`` registered in
+:data:`genmodels.registry.METRICS`. A two-sample metric ``<name>`` compares the ``m`` shared
+model samples with the test half A and reports beside it its noise floor ``<name>_floor``:
+the same metric between the disjoint test half B and A (two independent real samples of the
+same size), i.e. the value a perfect model would get on average at this ``m``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from torch import Tensor
+
+from ..registry import MetricEntry, register_metric
+from .context import EvalContext
+
+#: The metrics that ``evaluate(metrics=None)`` runs (each only where it applies).
+DEFAULT_METRICS: list[str] = []
+
+Compute = Callable[[EvalContext], dict[str, float]]
+
+
+def register(name: str, description: str, compute: Compute, *, default: bool = True) -> None:
+    """Registers a metric and, when ``default``, adds it to :data:`DEFAULT_METRICS`."""
+    register_metric(MetricEntry(name, description, compute))
+    if default and name not in DEFAULT_METRICS:
+        DEFAULT_METRICS.append(name)
+
+
+def nll(ctx: EvalContext) -> dict[str, float]:
+    """Test negative log-likelihood in nats per example, with its standard error.
+
+    ``nll = mean_i(-log p(x_i))`` over the whole test split, ``nll_se = std / √N`` (the
+    sample standard deviation, ddof 1). With ``levels``: ``bpd = nll / (d ln 2)`` (and
+    ``bpd_se``); ``nll`` is then already the continuous density of the dequantised data as
+    the data set defines it (dequantisation offset included). With a known data entropy
+    ``H``: ``kl_to_data = nll - H`` (≥ 0 in expectation: KL(p_data ‖ p_θ), the gap to the
+    floor ``H``), ``kl_to_data_se = √(nll_se² + entropy_se²)``. Empty for a model that is
+    not a :class:`~genmodels.core.DensityModel`; ``{"nll_nonfinite": k}`` when ``k`` test
+    points get a non-finite log-density.
+    """
+    nlp = ctx.neg_log_prob()
+    if nlp is None or nlp.numel() == 0:
+        return {}
+    bad = int((~nlp.isfinite()).sum())
+    if bad:
+        return {"nll_nonfinite": float(bad)}
+    n = nlp.numel()
+    value = float(nlp.mean())
+    se = float(nlp.std() / math.sqrt(n)) if n > 1 else 0.0
+    out = {"nll": value, "nll_se": se}
+    if ctx.levels is not None:
+        scale = ctx.event_dim * math.log(2.0)
+        out["bpd"] = value / scale
+        out["bpd_se"] = se / scale
+    if ctx.entropy is not None:
+        out["kl_to_data"] = value - float(ctx.entropy)
+        out["kl_to_data_se"] = math.hypot(se, float(ctx.entropy_se or 0.0))
+    return out
+
+
+def _flat(x: Tensor) -> Tensor:
+    return x.reshape(x.shape[0], -1)
+
+
+def two_sample(name: str, stat: Callable[[EvalContext, Tensor, Tensor], float]) -> Compute:
+    """A registered metric from ``stat(ctx, p, q)``: ``<name>`` = stat(samples, A),
+    ``<name>_floor`` = stat(B, A), and ``n_eval`` = m."""
+
+    def compute(ctx: EvalContext) -> dict[str, float]:
+        if not ctx.two_sample_ok:
+            return {}
+        samples = ctx.samples()
+        if not ctx.samples_finite():
+            bad = (~samples.reshape(len(samples), -1).isfinite()).any(1).sum()
+            return {"samples_nonfinite": float(bad)}
+        a, b = _flat(ctx.half_a), _flat(ctx.half_b)
+        return {
+            name: float(stat(ctx, _flat(samples), a)),
+            f"{name}_floor": float(stat(ctx, b, a)),
+            "n_eval": float(ctx.n_eval),
+        }
+
+    compute.__name__ = name
+    compute.__doc__ = f"``{name}`` between model samples and test half A, with its floor."
+    return compute
+
+
+def _w2(ctx: EvalContext, p: Tensor, q: Tensor) -> float:
+    from ..divergences import wasserstein2
+
+    return wasserstein2(p, q)
+
+
+def bandwidth(ctx: EvalContext) -> float:
+    """The Gaussian-kernel bandwidth of ``mmd2``: the median heuristic on the **test data**
+    (A ∪ B), fixed before the model is compared, so that the metric and its floor use one
+    kernel and a model cannot move the bandwidth."""
+    if "bandwidth" not in ctx.cache:
+        from ..divergences import median_bandwidth
+
+        ctx.cache["bandwidth"] = median_bandwidth(_flat(ctx.half_a), _flat(ctx.half_b))
+    return ctx.cache["bandwidth"]
+
+
+def _mmd2(ctx: EvalContext, p: Tensor, q: Tensor) -> float:
+    from ..divergences import mmd2
+
+    return float(mmd2(p, q, bandwidth=bandwidth(ctx), estimator="unbiased"))
+
+
+def _energy(ctx: EvalContext, p: Tensor, q: Tensor) -> float:
+    from ..divergences import energy_distance
+
+    return float(energy_distance(p, q, estimator="biased"))
+
+
+_mmd2_compute = two_sample("mmd2", _mmd2)
+
+
+def mmd2_with_bandwidth(ctx: EvalContext) -> dict[str, float]:
+    """``mmd2`` (unbiased, Gaussian kernel) with its floor and the bandwidth used."""
+    out = _mmd2_compute(ctx)
+    if "mmd2" in out:
+        out["mmd2_bandwidth"] = bandwidth(ctx)
+    return out
+
+
+register(
+    "nll",
+    "test negative log-likelihood, nats/example (+ bpd for discrete data, kl_to_data when "
+    "the data entropy is known); density models only",
+    nll,
+)
+register(
+    "w2",
+    "exact 2-Wasserstein distance, cost |x-y|^2, model samples vs test half A; "
+    "w2_floor: test half B vs A",
+    two_sample("w2", _w2),
+)
+register(
+    "mmd2",
+    "unbiased MMD^2, Gaussian kernel, median-heuristic bandwidth of the test data; "
+    "mmd2_floor: test half B vs A",
+    mmd2_with_bandwidth,
+)
+register(
+    "energy",
+    "squared energy distance 2E|X-Y| - E|X-X'| - E|Y-Y'| (V-statistic); "
+    "energy_floor: test half B vs A",
+    two_sample("energy", _energy),
+)

@@ -1,0 +1,440 @@
+"""The one trainer for every family: phases, schedules, EMA, validation, checkpoints, DDP."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..config import TrainConfig
+from ..core import Objective
+from ..data.loader import BatchLoader
+from ..errors import InputError, NonFiniteLossError
+from . import distributed as D
+from .ema import EMA
+from .loggers import JsonlLogger, Logger
+from .progress import ProgressBar
+from .schedule import LRSchedule
+from .state import PhaseState, guard_value, restore_rng, rng_state, split_data, validate
+from .store import RunStore
+
+__all__ = ["FitResult", "Trainer"]
+
+log = logging.getLogger("genmodels.train")
+
+
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` did.
+
+    Attributes:
+        steps: the training steps done in total (a resumed run counts its earlier ones).
+        stopped: ``"steps"``, ``"budget"`` or ``"early-stopping"``.
+        best_val: the best validation loss, or ``None`` without validation.
+        nonfinite_skipped: optimiser steps skipped because of a non-finite loss or gradient.
+        wall_time: seconds spent in this call.
+        last_val: the last validation loss, or ``None``.
+        final_loss: the last training loss of the first phase, or ``None``.
+        resumed_from: the step the run resumed from, or ``None``.
+    """
+
+    steps: int
+    stopped: str
+    best_val: float | None
+    nonfinite_skipped: int
+    wall_time: float
+    last_val: float | None = None
+    final_loss: float | None = None
+    resumed_from: int | None = None
+
+
+def _check_config(c: TrainConfig) -> None:
+    for name in ("steps", "warmup_steps", "val_every", "patience", "checkpoint_every",
+                 "max_nonfinite", "threads"):
+        if getattr(c, name) < 0:
+            raise InputError(f"train.{name}: must be >= 0, got {getattr(c, name)}")
+    for name in ("batch_size", "accumulate", "log_every"):
+        if getattr(c, name) < 1:
+            raise InputError(f"train.{name}: must be >= 1, got {getattr(c, name)}")
+    if not c.lr > 0:
+        raise InputError(f"train.lr: must be > 0, got {c.lr}")
+    if not 0.0 <= c.ema_decay < 1.0:
+        raise InputError(f"train.ema_decay: must be in [0, 1), got {c.ema_decay}")
+    if c.optimizer not in ("adam", "adamw"):
+        raise InputError(f"train.optimizer: {c.optimizer!r} is not one of adam, adamw")
+    if c.schedule not in ("cosine", "constant"):
+        raise InputError(f"train.schedule: {c.schedule!r} is not one of cosine, constant")
+
+
+class Trainer:
+    """Trains any model with any objective, the same way.
+
+    Args:
+        config: the training config (every field is honoured).
+        store: the run store for checkpoints and metrics; ``None`` writes no files.
+        progress: ``None`` shows a progress bar only when stderr is a terminal; ``True`` or
+            ``False`` force it.
+        loggers: extra loggers (TensorBoard, MLflow), called on log steps on rank 0.
+        metadata: string metadata stored in every checkpoint's safetensors header.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        store: RunStore | None = None,
+        progress: bool | None = None,
+        loggers: Sequence[Logger] = (),
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        _check_config(config)
+        self.config = config
+        self.store = store
+        self.progress = progress
+        self.loggers: list[Logger] = list(loggers)
+        self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
+
+    # -- set-up --------------------------------------------------------------------------------
+
+    def _device(self, info: D.DistInfo) -> torch.device:
+        want = self.config.device
+        if want == "auto":
+            want = "cuda" if torch.cuda.is_available() else "cpu"
+        if want == "cuda":
+            if not torch.cuda.is_available():
+                raise InputError("train.device = 'cuda' but no CUDA device is available")
+            return torch.device("cuda", info.local_rank if info.enabled else
+                                torch.cuda.current_device())
+        return torch.device("cpu")
+
+    def _phases(self, model: nn.Module, objective: Objective, info: D.DistInfo,
+                device: torch.device) -> list[PhaseState]:
+        c = self.config
+        out = []
+        for phase in objective.phases:
+            seen: set[int] = set()
+            params = []
+            for p in objective.parameters(model, phase.name):
+                if p.requires_grad and id(p) not in seen:
+                    seen.add(id(p))
+                    params.append(p)
+            if not params:
+                raise ValueError(f"phase {phase.name!r} has no trainable parameters")
+            lr = c.lr * phase.lr_scale
+            opt_cls = torch.optim.AdamW if c.optimizer == "adamw" else torch.optim.Adam
+            # The fused kernel (CPU and CUDA) is several times faster than the per-tensor
+            # loop for the many small tensors of typical models; same update rule.
+            fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+            opt = opt_cls(params, lr=lr, betas=tuple(c.betas), weight_decay=c.weight_decay,
+                          fused=fused or None)
+            sched = LRSchedule(opt, lr, c.steps, warmup=c.warmup_steps, kind=c.schedule,
+                               min_ratio=c.min_lr_ratio)
+            step = D.PhaseStep(model, objective, phase.name)
+            wrapper = D.wrap_phase(step, info, device)
+            call = wrapper if info.enabled else step.forward
+            found_inf = torch.zeros(1, device=device)
+            out.append(PhaseState(phase, params, opt, sched, step, wrapper, call, found_inf))
+        return out
+
+    # -- the public entry point ----------------------------------------------------------------
+
+    def fit(
+        self,
+        model: nn.Module,
+        objective: Objective,
+        train: Any,
+        val: Any = None,
+        resume: bool = False,
+    ) -> FitResult:
+        """Trains ``model`` on ``train`` and returns a :class:`FitResult`.
+
+        Args:
+            model: the model (moved to the configured device in place).
+            objective: the objective with its phases.
+            train: training points ``(N, *D)`` (tensor, numpy array or memmap), or a
+                :class:`~genmodels.core.Batch` carrying ``cond``/``y`` too.
+            val: validation points (same forms), or ``None``.
+            resume: continue from the store's ``last`` checkpoint (a fresh start when there
+                is none yet).
+
+        Raises:
+            NonFiniteLossError: after ``max_nonfinite`` non-finite steps in a row.
+            InputError: for a bad config or an unreadable checkpoint.
+        """
+        if resume and self.store is None:
+            raise InputError("resume needs a run store (a run directory)")
+        device_kind = self._device(D.DistInfo()).type
+        info = D.init_distributed(device_kind)
+        bar = None
+        try:
+            device = self._device(info)
+            bar = ProgressBar(self.config.steps, enabled=(self.progress if info.rank == 0
+                                                          else False))
+            return self._fit(model, objective, train, val, resume, info, device, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+            if info.rank == 0:
+                for lg in self.loggers:
+                    lg.close()
+            D.cleanup(info)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def _fit(self, model: nn.Module, objective: Objective, train: Any, val: Any, resume: bool,
+             info: D.DistInfo, device: torch.device, bar: ProgressBar) -> FitResult:
+        c = self.config
+        t_start = time.perf_counter()
+        self._clock = (t_start, 0.0)
+        if c.threads:
+            torch.set_num_threads(c.threads)
+        model.to(device)
+        model.train()
+        torch.manual_seed(c.seed + info.rank)
+        phases = self._phases(model, objective, info, device)
+        ema = EMA(model, c.ema_decay) if c.ema_decay > 0 else None
+        x, cond, y = split_data(train)
+        if isinstance(x, Tensor):
+            x = x.to(device)
+        loader = BatchLoader(x, c.batch_size, seed=c.seed, cond=cond, y=y,
+                             rank=info.rank, world_size=info.world_size, device=device)
+        self._loggers = ([JsonlLogger(self.store)] if self.store is not None else [])
+        self._loggers += self.loggers if info.rank == 0 else []
+
+        s = {"step": 0, "nonfinite_total": 0, "nonfinite_in_a_row": 0, "best_val": None,
+             "bad_validations": 0, "elapsed": 0.0}
+        resumed_from = None
+        if resume and self.store.has_checkpoint("last"):
+            resumed_from = self._restore(model, phases, ema, loader, s, info, device)
+        elif resume:
+            log.warning("%s: no checkpoint yet; starting from step 0", self.store.path)
+
+        step = s["step"]
+        bar.reset(step)
+        stopped = "steps"
+        last_val: float | None = None
+        val_step = ckpt_step = -1
+        log_t, log_step = time.perf_counter(), step
+        elapsed0 = s["elapsed"]
+        self._clock = (t_start, elapsed0)
+        acc = c.accumulate
+        ddp = info.enabled
+        while step < c.steps:
+            if c.budget and elapsed0 + time.perf_counter() - t_start >= c.budget:
+                stopped = "budget"
+                break
+            updated = False
+            for ph in phases:
+                ph.sched.set_step(step)
+                for _ in range(ph.phase.steps):
+                    if self._phase_step(ph, loader, step, s, acc, ddp, info):
+                        updated = True
+            if ema is not None and updated:
+                ema.update()
+            step += 1
+            s["step"] = step
+            if bar.due():
+                bar.update(step, float(phases[0].last_loss))
+            if step % c.log_every == 0 or step == c.steps:
+                now = time.perf_counter()
+                rate = (step - log_step) / max(now - log_t, 1e-9)
+                self._log(step, phases, s, loader, rate)
+                log_t, log_step = now, step
+            if c.val_every and step % c.val_every == 0 and val is not None:
+                last_val = self._validation(model, objective, val, ema, phases, loader, s,
+                                            info, device, step)
+                val_step = step
+                if c.patience and s["bad_validations"] >= c.patience:
+                    stopped = "early-stopping"
+                    break
+            if c.checkpoint_every and step % c.checkpoint_every == 0:
+                self._save(model, phases, ema, loader, s, info, device, ("last",))
+                ckpt_step = step
+        if val is not None and val_step != step:
+            last_val = self._validation(model, objective, val, ema, phases, loader, s, info,
+                                        device, step)
+        if ckpt_step != step:
+            self._save(model, phases, ema, loader, s, info, device, ("last",))
+        bar.update(step, float(phases[0].last_loss) if phases[0].last_loss is not None
+                   else None, force=True)
+        final = phases[0].last_loss
+        return FitResult(
+            steps=step, stopped=stopped, best_val=s["best_val"],
+            nonfinite_skipped=s["nonfinite_total"], wall_time=time.perf_counter() - t_start,
+            last_val=last_val, final_loss=None if final is None else float(final),
+            resumed_from=resumed_from,
+        )
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _phase_step(self, ph: PhaseState, loader: BatchLoader, step: int, s: dict[str, Any],
+                    acc: int, ddp: bool, info: D.DistInfo) -> bool:
+        """One optimiser step of one phase over ``acc`` micro-batches; whether it updated."""
+        ph.opt.zero_grad(set_to_none=True)
+        if acc == 1:
+            loss = ph.call(next(loader))
+            if loss.requires_grad:
+                loss.backward()
+            total = loss.detach()
+        else:
+            total = None
+            for i in range(acc):
+                with ph.wrapper.no_sync() if ddp and i < acc - 1 else nullcontext():
+                    loss = ph.call(next(loader))
+                    if loss.requires_grad:
+                        (loss / acc).backward()
+                total = loss.detach() if total is None else total + loss.detach()
+            total = total / acc
+        ph.last_loss = total
+        check = guard_value(total, ph, self.config.grad_clip)
+        if ddp:  # every rank must take the same decision
+            flag = (check != 0).to(torch.uint8)  # NaN != 0 too
+            bad = bool(D.all_reduce_max(flag, info))
+        else:
+            bad = float(check) != 0.0  # NaN != 0 too
+        if bad:
+            self._skip(ph, step, s)
+            return False
+        ph.opt.step()
+        s["nonfinite_in_a_row"] = 0
+        return True
+
+    def _skip(self, ph: PhaseState, step: int, s: dict[str, Any]) -> None:
+        ph.opt.zero_grad(set_to_none=True)
+        ph.found_inf.zero_()
+        s["nonfinite_total"] += 1
+        s["nonfinite_in_a_row"] += 1
+        n = s["nonfinite_in_a_row"]
+        log.warning("step %d, phase %r: non-finite loss or gradient, step skipped (%d in a row)",
+                    step + 1, ph.phase.name, n)
+        if self.config.max_nonfinite and n >= self.config.max_nonfinite:
+            raise NonFiniteLossError(
+                f"training stopped at step {step + 1} (phase {ph.phase.name!r}): the loss or its "
+                f"gradient was not finite {n} times in a row (train.max_nonfinite = "
+                f"{self.config.max_nonfinite}); try a lower train.lr or set train.grad_clip"
+            )
+
+    def _log(self, step: int, phases: list[PhaseState], s: dict[str, Any],
+             loader: BatchLoader, rate: float) -> None:
+        if not self._loggers:
+            return
+        one = len(phases) == 1
+        rec: dict[str, Any] = {}
+        for ph in phases:
+            pre = "" if one else f"{ph.phase.name}_"
+            if ph.last_loss is not None:
+                rec[f"{pre}loss"] = float(ph.last_loss)
+            out = ph.step.last
+            if out is not None:
+                for k, v in out.logs.items():
+                    if isinstance(v, Tensor):
+                        if v.numel() == 1:
+                            rec[f"{pre}{k}"] = float(v.detach())
+                    elif isinstance(v, (int, float)):
+                        rec[f"{pre}{k}"] = float(v)
+            rec[f"{pre}lr"] = ph.sched.lr
+            norm = ph.grad_norm()
+            if norm is not None:
+                rec[f"{pre}grad_norm"] = norm
+        rec.update(steps_per_s=rate, epoch=loader.epoch,
+                   nonfinite_skipped=s["nonfinite_total"],
+                   nonfinite_in_a_row=s["nonfinite_in_a_row"])
+        for lg in self._loggers:
+            lg.log(step, rec)
+
+    def _validation(self, model: nn.Module, objective: Objective, val: Any, ema: EMA | None,
+                    phases: list[PhaseState], loader: BatchLoader, s: dict[str, Any],
+                    info: D.DistInfo, device: torch.device, step: int) -> float | None:
+        v = validate(model, objective, val, ema, self.config, device)
+        if v is None:
+            return None
+        if info.enabled:  # every rank takes rank 0's decision
+            t = torch.tensor([v], dtype=torch.float64, device=device)
+            torch.distributed.broadcast(t, 0)
+            v = float(t.item())
+        improved = math.isfinite(v) and (s["best_val"] is None or v < s["best_val"])
+        if improved:
+            s["best_val"] = v
+            s["bad_validations"] = 0
+        else:
+            s["bad_validations"] += 1
+        for lg in self._loggers:
+            lg.log(step, {"val_loss": v, "best_val_loss": s["best_val"]})
+        if improved:
+            self._save(model, phases, ema, loader, s, info, device, ("best",))
+        return v
+
+    def _train_state(self, phases: list[PhaseState], ema: EMA | None, loader: BatchLoader,
+                     s: dict[str, Any], info: D.DistInfo, device: torch.device) -> dict:
+        from .. import __version__
+
+        return {
+            "format": 1,
+            "library_version": __version__,
+            "step": s["step"],
+            "world_size": info.world_size,
+            "optimizers": {ph.phase.name: ph.opt.state_dict() for ph in phases},
+            "schedulers": {ph.phase.name: ph.sched.state_dict() for ph in phases},
+            "rng": rng_state(info, device),
+            "loader": loader.state_dict(),
+            "counters": {"nonfinite_total": s["nonfinite_total"],
+                         "nonfinite_in_a_row": s["nonfinite_in_a_row"],
+                         "bad_validations": s["bad_validations"],
+                         "ema_updates": 0 if ema is None else ema.updates},
+            "best_val": s["best_val"],
+            "elapsed": self._clock[1] + time.perf_counter() - self._clock[0],
+        }
+
+    def _save(self, model: nn.Module, phases: list[PhaseState], ema: EMA | None,
+              loader: BatchLoader, s: dict[str, Any], info: D.DistInfo, device: torch.device,
+              which: tuple[str, ...]) -> None:
+        if self.store is None:
+            return
+        with torch.no_grad():
+            finite = bool(torch.stack([p.isfinite().all() for p in model.parameters()]).all())
+        if not finite:
+            log.warning("step %d: parameters are not finite; checkpoint not written", s["step"])
+            return
+        state = self._train_state(phases, ema, loader, s, info, device)  # collective under DDP
+        if info.rank == 0:
+            meta = {**self.metadata, "library_version": state["library_version"],
+                    "step": str(s["step"])}
+            self.store.save_checkpoint(s["step"], model.state_dict(), state, meta,
+                                       ema_state=None if ema is None else ema.state_dict(),
+                                       which=which)
+        D.barrier(info)
+
+    def _restore(self, model: nn.Module, phases: list[PhaseState], ema: EMA | None,
+                 loader: BatchLoader, s: dict[str, Any], info: D.DistInfo,
+                 device: torch.device) -> int:
+        assert self.store is not None
+        ck = self.store.load_checkpoint("last")
+        st = ck.state
+        where = ck.path / "state.pt"
+        try:
+            model.load_state_dict(ck.model)
+            if ema is not None:
+                ema.load_state_dict(ck.ema if ck.ema is not None else ck.model,
+                                    st["counters"]["ema_updates"])
+            for ph in phases:
+                ph.opt.load_state_dict(st["optimizers"][ph.phase.name])
+                ph.sched.load_state_dict(st["schedulers"][ph.phase.name])
+            loader.load_state_dict(st["loader"])
+            restore_rng(st["rng"], info, device, self.config.seed + info.rank)
+            s["step"] = int(st["step"])
+            for k in ("nonfinite_total", "nonfinite_in_a_row", "bad_validations"):
+                s[k] = int(st["counters"][k])
+            s["best_val"] = None if st["best_val"] is None else float(st["best_val"])
+            s["elapsed"] = float(st["elapsed"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise InputError(f"{where}: checkpoint does not fit this run ({first})") from None
+        self.store.truncate_metrics(s["step"])
+        return s["step"]
