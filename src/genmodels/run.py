@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .config import RunConfig, apply_overrides, load_toml
-from .core import DensityModel, GenerativeModel
+from .core import DensityModel, GenerativeModel, IterativeModel
 from .data.base import Dataset, Standardize
 from .errors import InputError
 from .registry import get_family
@@ -49,10 +49,17 @@ class DataUnits(GenerativeModel):
         self.event_shape = tuple(model.event_shape)
 
     def sample(
-        self, n: int, *, cond: Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        n: int,
+        *,
+        cond: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        **options: Any,
     ) -> Tensor:
-        """Draws ``n`` points in data units."""
-        return self.standardize.inverse(self.inner.sample(n, cond=cond, generator=generator))
+        """Draws ``n`` points in data units (``options``: the sampler and NFE of an
+        :class:`~genmodels.core.IterativeModel`)."""
+        x = self.inner.sample(n, cond=cond, generator=generator, **options)
+        return self.standardize.inverse(x)
 
 
 class DensityDataUnits(DataUnits, DensityModel):
@@ -98,14 +105,43 @@ class Run:
     path: Path | None = None
     fit_result: Any = None
 
+    @property
+    def family_model(self) -> GenerativeModel:
+        """The family's own model, in model units (without the data-units wrapper)."""
+        return self.model.inner if isinstance(self.model, DataUnits) else self.model
+
     def sample(
-        self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        sampler: str | None = None,
+        nfe: int | None = None,
     ) -> Tensor:
-        """Draws ``n`` points in data units (seeded by ``seed`` or ``generator``)."""
+        """Draws ``n`` points in data units (seeded by ``seed`` or ``generator``).
+
+        ``sampler`` and ``nfe`` choose the solver of an ODE/SDE model
+        (:class:`~genmodels.core.IterativeModel`); other models refuse them.
+        """
         if generator is None and seed is not None:
             generator = torch.Generator(device=self.model.device).manual_seed(seed)
+        options: dict[str, Any] = {}
+        if sampler is not None or nfe is not None:
+            inner = self.family_model
+            if not isinstance(inner, IterativeModel):
+                raise InputError(
+                    f"--sampler/--nfe: model {self.config.model!r} samples exactly in one pass "
+                    "and takes no sampler options"
+                )
+            if sampler is not None and sampler not in inner.samplers:
+                raise InputError(f"--sampler {sampler!r}: unknown for model "
+                                 f"{self.config.model!r} (known: {', '.join(inner.samplers)})")
+            if nfe is not None and nfe < 1:
+                raise InputError(f"--nfe {nfe}: must be >= 1")
+            options = {"sampler": sampler, "nfe": nfe}
         with torch.no_grad():
-            return self.model.sample(n, generator=generator)
+            return self.model.sample(n, generator=generator, **options)
 
     def log_prob(self, x: Tensor, *, batch_size: int = 4096) -> Tensor:
         """Log-density in nats of points in data units (an exact value, bound or estimate,

@@ -123,12 +123,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise InputError(f"--n {args.n}: must be positive")
     run = load(args.run, which=args.which)
-    if args.sampler is not None or args.nfe is not None:
-        raise InputError(
-            f"--sampler/--nfe: model {run.config.model!r} samples exactly in one pass and takes "
-            "no sampler options"
-        )
-    x = run.sample(args.n, seed=args.seed)
+    x = run.sample(args.n, seed=args.seed, sampler=args.sampler, nfe=args.nfe)
     save_npy_atomic(args.out, x.cpu().numpy())
     print(args.out)
     return 0

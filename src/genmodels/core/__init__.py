@@ -1,13 +1,14 @@
 """Abstract interfaces shared by every family: models, objectives, batches."""
 
 from .batch import Batch
-from .model import DensityModel, GenerativeModel, LatentVariableModel
+from .model import DensityModel, GenerativeModel, IterativeModel, LatentVariableModel
 from .objective import LossOutput, Objective, Phase
 
 __all__ = [
     "Batch",
     "DensityModel",
     "GenerativeModel",
+    "IterativeModel",
     "LatentVariableModel",
     "LossOutput",
     "Objective",

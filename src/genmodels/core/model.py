@@ -62,3 +62,35 @@ class LatentVariableModel(GenerativeModel):
     @abstractmethod
     def encode(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """Returns a representation of each point, shape ``(B, *latent_shape)``."""
+
+
+class IterativeModel(GenerativeModel):
+    """A model whose sampling integrates an ODE or SDE with a chosen numerical solver.
+
+    Diffusion and flow-matching models declare this; the CLI's ``--sampler`` and ``--nfe``
+    reach :meth:`sample` through it. ``samplers`` lists the accepted names, the first being
+    the default; ``default_nfe`` is the number of function evaluations used when none is given.
+    """
+
+    samplers: tuple[str, ...] = ()
+    default_nfe: int = 50
+
+    @abstractmethod
+    def sample(
+        self,
+        n: int,
+        *,
+        cond: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        sampler: str | None = None,
+        nfe: int | None = None,
+    ) -> Tensor:
+        """Draws ``n`` points by integrating from the noise end (``t = T``) down to ``t = 0``.
+
+        Args:
+            n: number of points.
+            cond: optional context, shape ``(n, C)``.
+            generator: the source of randomness.
+            sampler: one of :attr:`samplers` (default: the first).
+            nfe: the number of network evaluations (default: :attr:`default_nfe`).
+        """
