@@ -35,6 +35,7 @@ test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: install
+	@grep -v '^#' benchmarks/peers.txt | grep . | xargs -r $(PY) -m pip install -q --no-deps -c $(VENV)/constraints.txt
 	$(PY) benchmarks/run_all.py
 
 lint: install

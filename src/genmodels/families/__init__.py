@@ -1,5 +1,5 @@
 """Model families; importing this package registers every built-in family."""
 
-from . import flows
+from . import diffusion, flows, gan
 
-__all__ = ["flows"]
+__all__ = ["diffusion", "flows", "gan"]

@@ -7,6 +7,7 @@ a noise floor ``<name>_floor`` beside their value. See ``docs/metrics.md``.
 
 from __future__ import annotations
 
+from . import modes  # noqa: F401  (registers mode-coverage)
 from .builtin import DEFAULT_METRICS, register, two_sample
 from .context import DEFAULT_MAX_EVAL, EvalContext, split_halves
 from .evaluation import evaluate

@@ -1,0 +1,1 @@
+"""Score-based diffusion: forward SDEs, denoising score matching, reverse-time samplers."""

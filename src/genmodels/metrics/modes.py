@@ -1,0 +1,1 @@
+"""Mode coverage on ring8 / grid25 (VEEGAN, PacGAN)."""
