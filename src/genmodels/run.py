@@ -173,6 +173,7 @@ class Run:
         levels: int | None = None,
         entropy: float | None = None,
         entropy_se: float | None = None,
+        dataset: str | None = None,
         save: bool = True,
     ) -> dict[str, float]:
         """Evaluates the model against ``test`` (default: the run's own test split).
@@ -186,12 +187,13 @@ class Run:
             data = self.dataset()
             test, levels = data.test, data.levels
             entropy, entropy_se = data.entropy, data.entropy_se
+            dataset = data.name
         check_points(test, self.model.event_shape, "test data")
         generator = torch.Generator(device=self.model.device).manual_seed(seed)
         with torch.no_grad():
             result = evaluate(
                 self.model, test, metrics=metrics, generator=generator, levels=levels,
-                entropy=entropy, entropy_se=entropy_se,
+                entropy=entropy, entropy_se=entropy_se, dataset=dataset,
             )
         if save and self.path is not None:
             write_json_atomic(self.path / "evaluation.json", result)

@@ -160,7 +160,7 @@ def _test_data(run: Any, spec: str | None) -> dict[str, Any]:
         cfg = run.config.data
         data = load_dataset(type(cfg)(**{**cfg.__dict__, "name": spec}))
     return {"test": data.test, "levels": data.levels, "entropy": data.entropy,
-            "entropy_se": data.entropy_se}
+            "entropy_se": data.entropy_se, "dataset": data.name}
 
 
 def _is_registered(name: str) -> bool:

@@ -35,6 +35,8 @@ class EvalContext:
         entropy: the entropy of the data distribution in nats, when known.
         entropy_se: its standard error (0 when exact).
         batch_size: the batch size of ``log_prob`` passes.
+        dataset: the registered name of the data set (``"grid25"``), ``None`` for a file;
+            metrics tied to one data set (mode coverage) apply only when it matches.
         cache: derived quantities shared between metrics (keyed by name).
     """
 
@@ -47,6 +49,7 @@ class EvalContext:
     entropy: float | None = None
     entropy_se: float | None = None
     batch_size: int = 1024
+    dataset: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property

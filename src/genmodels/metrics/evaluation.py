@@ -27,6 +27,7 @@ def evaluate(
     entropy: float | None = None,
     entropy_se: float | None = None,
     batch_size: int = 1024,
+    dataset: str | None = None,
 ) -> dict[str, float]:
     """Evaluates a model against test data; one flat dict of finite floats.
 
@@ -89,7 +90,7 @@ def evaluate(
     )
     ctx = EvalContext(
         model, test, half_a, half_b, generator=generator, levels=levels, entropy=entropy,
-        entropy_se=entropy_se, batch_size=batch_size,
+        entropy_se=entropy_se, batch_size=batch_size, dataset=dataset,
     )
     result: dict[str, float] = {}
     was_training = model.training
