@@ -300,7 +300,6 @@ def test_progress_bar_draws_on_a_terminal_only(capsys: pytest.CaptureFixture) ->
 
 
 def test_tensorboard_logger_writes_event_file(tmp_path: Path) -> None:
-    pytest.importorskip("tensorboard")
     tb = TensorBoardLogger(tmp_path / "tb")
     Trainer(cfg(steps=4, log_every=2), loggers=[tb]).fit(fresh(), MLE(), data())
     files = list((tmp_path / "tb").glob("events.out.tfevents.*"))
@@ -308,8 +307,6 @@ def test_tensorboard_logger_writes_event_file(tmp_path: Path) -> None:
 
 
 def test_mlflow_logger_records_metrics(tmp_path: Path) -> None:
-    pytest.importorskip("mlflow")
-    pytest.importorskip("sqlalchemy")
     from genmodels.train import MLflowLogger
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
