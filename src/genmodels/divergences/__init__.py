@@ -19,11 +19,16 @@ Optional libraries (POT, scipy) are imported inside the functions that use them.
 from __future__ import annotations
 
 from .energy import energy_distance
+from .fdiv import F_DIVERGENCES, FDivergence, get_f_divergence, variational_bound
 from .kl import kl_gaussians
 from .mmd import median_bandwidth, mmd2
 from .wasserstein import wasserstein2, wasserstein2_gaussians
 
 __all__ = [
+    "F_DIVERGENCES",
+    "FDivergence",
+    "get_f_divergence",
+    "variational_bound",
     "energy_distance",
     "kl_gaussians",
     "median_bandwidth",
