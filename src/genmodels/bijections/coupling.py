@@ -1,4 +1,9 @@
-"""Coupling layers: NICE (additive) and RealNVP (affine), for any binary mask."""
+"""Coupling layers: a conditioner on the kept coordinates, a transformer on the others.
+
+NICE (additive), RealNVP/Glow (affine) and coupling neural spline flows (rational-quadratic)
+are one class, :class:`Coupling`, with the transformer as a value; :class:`AffineCoupling`
+keeps the familiar signature.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from torch import Tensor, nn
 
 from ..nn import MLP
 from .base import Bijection
+from .transformers import Additive, Affine, Transformer, soft_clamp
+
+__all__ = ["AffineCoupling", "Coupling", "half_mask", "parity_mask", "soft_clamp"]
 
 
 def half_mask(features: int, flip: bool = False) -> Tensor:
@@ -23,11 +31,6 @@ def parity_mask(features: int, flip: bool = False) -> Tensor:
     return ~mask if flip else mask
 
 
-def soft_clamp(s: Tensor, bound: float | None) -> Tensor:
-    r"""The smooth bounded log-scale :math:`c \tanh(s / c)` (``s`` when ``bound`` is None)."""
-    return s if bound is None else bound * torch.tanh(s / bound)
-
-
 def _range(idx: Tensor) -> tuple[int, int] | None:
     """``(start, stop)`` when ``idx`` is a contiguous increasing range, else ``None``."""
     if len(idx) and torch.equal(idx, torch.arange(int(idx[0]), int(idx[0]) + len(idx))):
@@ -35,49 +38,46 @@ def _range(idx: Tensor) -> tuple[int, int] | None:
     return None
 
 
-class AffineCoupling(Bijection):
-    r"""A coupling layer: the kept coordinates :math:`x_a` condition a map of the others.
+class Coupling(Bijection):
+    r"""A coupling layer: the kept coordinates :math:`x_a` parameterise a map of the others.
 
-    With :math:`a` the coordinates where ``mask`` is true and :math:`b` the rest,
+    With :math:`a` the coordinates where ``mask`` is true, :math:`b` the rest and
+    :math:`\tau` a strictly increasing scalar transformer,
 
     .. math::
-        z_a = x_a, \qquad z_b = x_b \odot e^{s(x_a, c)} + t(x_a, c), \qquad
-        \log|\det J| = \sum_j s_j(x_a, c)
+        z_a = x_a, \qquad z_{b_j} = \tau\big(x_{b_j};\, h_j(x_a, c)\big), \qquad
+        \log|\det J| = \sum_j \log \tau'\big(x_{b_j};\, h_j(x_a, c)\big)
 
-    where :math:`s = \beta \tanh(\tilde s / \beta)` bounds the log-scale softly. Ordered as
-    :math:`(a, b)` the Jacobian is lower triangular with diagonal :math:`(1, e^{s})`, so the
-    determinant is the product of its diagonal; inverting needs one pass of the
-    conditioner: :math:`x_b = (z_b - t) \odot e^{-s}`. With ``additive=True`` :math:`s = 0`
-    (NICE, volume preserving). The conditioner's last layer starts at zero, so the layer
-    starts at the identity.
+    Ordered as :math:`(a, b)` the Jacobian is block lower triangular with the identity and a
+    *diagonal* block :math:`\mathrm{diag}\,\tau'`, so it is triangular and its determinant is
+    the product of its diagonal. Inverting needs one pass of the conditioner. The
+    conditioner's last layer starts at zero, so the layer starts at the identity (for every
+    transformer here, zero parameters are the identity).
 
     References:
-        NICE: Non-linear Independent Components Estimation (Dinh et al., 2015),
-        https://arxiv.org/abs/1410.8516
-
-        Density estimation using Real NVP (Dinh et al., 2017),
-        https://arxiv.org/abs/1605.08803
+        NICE (Dinh et al., 2015), https://arxiv.org/abs/1410.8516;
+        Density estimation using Real NVP (Dinh et al., 2017), https://arxiv.org/abs/1605.08803;
+        Neural Spline Flows (Durkan et al., 2019), https://arxiv.org/abs/1906.04032
 
     Args:
-        mask: a boolean vector of shape ``(d,)``, true for the kept (conditioning)
-            coordinates; at least one coordinate on each side.
-        hidden: the conditioner's hidden widths.
+        mask: a boolean vector ``(d,)``, true for the kept (conditioning) coordinates; at
+            least one coordinate on each side.
+        transformer: the scalar map :math:`\tau` (:class:`Affine`, :class:`Additive`,
+            :class:`RationalQuadratic`).
+        hidden: the conditioner MLP's hidden widths.
         activation: the conditioner's activation.
         context: the dimension of the condition vector (0 for none).
-        additive: NICE's additive coupling (no scale).
-        scale_bound: the bound :math:`\beta` of the log-scale (``None``: unbounded).
         net: a conditioner to use instead of an MLP: ``net(x_a, cond)`` of shape
-            ``(B, |b|)`` (additive) or ``(B, 2|b|)`` (log-scales then shifts).
+            ``(B, params·|b|)``, laid out as ``(params, |b|)``.
     """
 
     def __init__(
         self,
         mask: Tensor,
+        transformer: Transformer | None = None,
         hidden: Sequence[int] = (128, 128),
         activation: str = "relu",
         context: int = 0,
-        additive: bool = False,
-        scale_bound: float | None = 3.0,
         net: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -85,16 +85,17 @@ class AffineCoupling(Bijection):
         idx_a, idx_b = mask.nonzero()[:, 0], (~mask).nonzero()[:, 0]
         if not len(idx_a) or not len(idx_b):
             raise ValueError("a coupling mask needs kept and transformed coordinates")
-        self.additive, self.scale_bound = additive, scale_bound
+        self.transformer = Affine() if transformer is None else transformer
         self.register_buffer("mask", mask, persistent=False)
         self.register_buffer("idx_a", idx_a, persistent=False)
         self.register_buffer("idx_b", idx_b, persistent=False)
         self.register_buffer("merge", torch.argsort(torch.cat((idx_a, idx_b))), persistent=False)
         ra, rb = _range(idx_a), _range(idx_b)
         self._ranges = (ra, rb) if ra is not None and rb is not None else None
+        self._nb = len(idx_b)
         if net is None:
-            out = len(idx_b) * (1 if additive else 2)
-            net = MLP(len(idx_a), out, hidden, activation, context)
+            net = MLP(len(idx_a), len(idx_b) * self.transformer.params, hidden, activation,
+                      context)
             nn.init.zeros_(net.last.weight)
             nn.init.zeros_(net.last.bias)
         self.net = net
@@ -115,23 +116,55 @@ class AffineCoupling(Bijection):
             return torch.cat((xa, yb) if self._ranges[0][0] == 0 else (yb, xa), dim=1)
         return torch.cat((xa, yb), dim=1)[:, self.merge]
 
-    def _scale_shift(self, xa: Tensor, cond: Tensor | None) -> tuple[Tensor | None, Tensor]:
-        h = self.net(xa, cond)
-        if self.additive:
-            return None, h
-        s, t = h.chunk(2, dim=1)
-        return soft_clamp(s, self.scale_bound), t
+    def _params(self, xa: Tensor, cond: Tensor | None) -> Tensor:
+        return self.net(xa, cond).unflatten(1, (self.transformer.params, self._nb))
+
+    def _log_det(self, ld: Tensor, like: Tensor) -> Tensor:
+        if self.transformer.volume_preserving:
+            return like.new_zeros(like.shape[0])
+        return ld.sum(1)
 
     def forward_and_log_det(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         xa, xb = self._split(x)
-        s, t = self._scale_shift(xa, cond)
-        if s is None:
-            return self._merge(xa, xb + t), x.new_zeros(x.shape[0])
-        return self._merge(xa, torch.addcmul(t, xb, s.exp())), s.sum(1)
+        yb, ld = self.transformer.forward(xb, self._params(xa, cond))
+        return self._merge(xa, yb), self._log_det(ld, x)
 
     def inverse_and_log_det(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         za, zb = self._split(z)
-        s, t = self._scale_shift(za, cond)
-        if s is None:
-            return self._merge(za, zb - t), z.new_zeros(z.shape[0])
-        return self._merge(za, (zb - t) * torch.exp(-s)), -s.sum(1)
+        xb, ld = self.transformer.inverse(zb, self._params(za, cond))
+        return self._merge(za, xb), self._log_det(ld, z)
+
+
+class AffineCoupling(Coupling):
+    r"""The affine (RealNVP) or additive (NICE) coupling layer.
+
+    .. math:: z_a = x_a, \qquad z_b = x_b \odot e^{s(x_a, c)} + t(x_a, c), \qquad
+        \log|\det J| = \sum_j s_j(x_a, c)
+
+    with :math:`s = \beta \tanh(\tilde s / \beta)` (soft bound), or :math:`s = 0` with
+    ``additive=True`` (volume preserving). See :class:`Coupling`.
+
+    Args:
+        mask: a boolean vector ``(d,)``, true for the kept coordinates.
+        hidden: the conditioner's hidden widths.
+        activation: the conditioner's activation.
+        context: the dimension of the condition vector (0 for none).
+        additive: NICE's additive coupling (no scale).
+        scale_bound: the bound :math:`\beta` of the log-scale (``None``: unbounded).
+        net: a conditioner to use instead of an MLP: ``net(x_a, cond)`` of shape
+            ``(B, |b|)`` (additive) or ``(B, 2|b|)`` (log-scales then shifts).
+    """
+
+    def __init__(
+        self,
+        mask: Tensor,
+        hidden: Sequence[int] = (128, 128),
+        activation: str = "relu",
+        context: int = 0,
+        additive: bool = False,
+        scale_bound: float | None = 3.0,
+        net: nn.Module | None = None,
+    ) -> None:
+        transformer = Additive() if additive else Affine(scale_bound)
+        super().__init__(mask, transformer, hidden, activation, context, net)
+        self.additive, self.scale_bound = additive, scale_bound

@@ -24,16 +24,26 @@ class ActNorm(Bijection):
         Glow: Generative Flow with Invertible 1x1 Convolutions (Kingma & Dhariwal, 2018),
         https://arxiv.org/abs/1807.03039
 
+    With ``channels`` set, the input is a flattened image ``(B, C·P)`` (channel-major, ``P``
+    pixels) and there is one :math:`(m_c, s_c)` per channel, shared by its pixels (Glow's
+    per-channel ActNorm): :math:`\log|\det J| = -P \sum_c s_c`.
+
     Args:
         features: the dimension :math:`d`.
         eps: the smallest standard deviation used at initialisation.
+        channels: the number of channels :math:`C` of an image input (``None``: vectors).
     """
 
-    def __init__(self, features: int, eps: float = 1e-6) -> None:
+    def __init__(self, features: int, eps: float = 1e-6, channels: int | None = None) -> None:
         super().__init__()
+        if channels is not None and (channels < 1 or features % channels):
+            raise ValueError(f"{features} features do not split into {channels} channels")
         self.eps = eps
-        self.loc = nn.Parameter(torch.zeros(features))
-        self.log_scale = nn.Parameter(torch.zeros(features))
+        self.channels = channels
+        self.pixels = 1 if channels is None else features // channels
+        n = features if channels is None else channels
+        self.loc = nn.Parameter(torch.zeros(n))
+        self.log_scale = nn.Parameter(torch.zeros(n))
         self.register_buffer("initialized", torch.tensor(False))
         self._checked = False  # Python-side cache of `initialized` (no device sync per step)
 
@@ -42,6 +52,9 @@ class ActNorm(Bijection):
         self._checked = True
         if bool(self.initialized):
             return
+        if self.channels is not None:
+            x = x.reshape(x.shape[0], self.channels, self.pixels).transpose(1, 2)
+            x = x.reshape(-1, self.channels)
         mean, std = _batch_moments(x)
         self.loc.copy_(mean)
         self.log_scale.copy_(std.clamp_min(self.eps).log())
@@ -50,12 +63,20 @@ class ActNorm(Bijection):
     def forward_and_log_det(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if self.training and not self._checked:
             self._initialize(x)
-        z = (x - self.loc) * torch.exp(-self.log_scale)
-        return z, (-self.log_scale.sum()).expand(x.shape[0])
+        loc, log_scale = self._expanded()
+        z = (x - loc) * torch.exp(-log_scale)
+        return z, (-self.pixels * self.log_scale.sum()).expand(x.shape[0])
 
     def inverse_and_log_det(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        x = torch.addcmul(self.loc, z, self.log_scale.exp())
-        return x, self.log_scale.sum().expand(z.shape[0])
+        loc, log_scale = self._expanded()
+        x = torch.addcmul(loc, z, log_scale.exp())
+        return x, (self.pixels * self.log_scale.sum()).expand(z.shape[0])
+
+    def _expanded(self) -> tuple[Tensor, Tensor]:
+        if self.channels is None:
+            return self.loc, self.log_scale
+        return (self.loc.repeat_interleave(self.pixels),
+                self.log_scale.repeat_interleave(self.pixels))
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
         super()._load_from_state_dict(*args, **kwargs)
