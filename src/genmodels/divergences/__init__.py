@@ -11,7 +11,19 @@ function                   convention
 :func:`energy_distance`    squared energy distance 2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖,
                            V-statistic by default (= scipy's value squared in 1-D)
 :func:`kl_gaussians`       KL(N0 ‖ N1) in nats, full or diagonal covariances
+:func:`kl_monte_carlo`     KL(P ‖ Q) = E_P[log p − log q] from log-densities at x ~ P, ± SE
+:func:`js_monte_carlo`     JS(P, Q) = ½KL(P‖M) + ½KL(Q‖M) in nats (∈ [0, log 2]), ± SE
+:func:`mmd2_permutation_test`  MMD² and its permutation p-value (1 + #{T_b ≥ T}) / (1 + B)
+:func:`sinkhorn_divergence`  debiased S_ε = OT_ε(α,β) − ½OT_ε(α,α) − ½OT_ε(β,β), cost
+                           ‖x−y‖² (not halved), ε·KL(π‖a⊗b); → W2² (squared) as ε → 0
+:func:`entropic_ot`        OT_ε with its potentials and ⟨π, C⟩ (= POT ``sinkhorn2``)
+:func:`sliced_wasserstein`  (mean_θ W_p^p(θ#P, θ#Q))^{1/p}, a distance (POT's convention)
+:func:`frechet_distance`   squared W2 between Gaussians fitted to features (FD of FID)
+:func:`kid`                unbiased MMD², cubic polynomial kernel, mean ± sd over subsets
 =========================  ============================================================
+
+Kernels are values (:mod:`~genmodels.divergences.kernels`): ``Gaussian``, ``multi_bandwidth``,
+``Laplacian``, ``InverseMultiquadric``, ``Energy`` (MMD² with it = the energy distance).
 
 Optional libraries (POT, scipy) are imported inside the functions that use them.
 """

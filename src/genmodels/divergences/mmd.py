@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from numbers import Real
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ._pairwise import as_pair, kernel_two_sample, safe_sqrt, sq_dists
+from ._pairwise import as_pair, kernel_two_sample, sq_dists
+from .kernels import Kernel, as_kernel
 
-KERNELS = ("gaussian", "laplacian")
 MMD_ESTIMATORS = ("unbiased", "biased", "linear")
 
 
@@ -50,27 +49,11 @@ def median_bandwidth(x: Tensor, y: Tensor | None = None, *, max_points: int = 20
     return max(float(med), 1e-8)
 
 
-def _kernel_fn(kernel: str, bandwidths: Sequence[float]) -> Callable[[Tensor], Tensor]:
-    if kernel not in KERNELS:
-        raise InputError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-    hs = [float(h) for h in bandwidths]
-    if not hs or min(hs) <= 0:
-        raise InputError(f"bandwidths must be positive, got {hs}")
-
-    def fn(d2: Tensor) -> Tensor:
-        if kernel == "gaussian":
-            return sum(torch.exp(-d2 / (2.0 * h * h)) for h in hs)
-        d = safe_sqrt(d2)
-        return sum(torch.exp(-d / h) for h in hs)
-
-    return fn
-
-
 def mmd2(
     x: Tensor,
     y: Tensor,
     *,
-    kernel: str = "gaussian",
+    kernel: str | Kernel = "gaussian",
     bandwidth: float | Sequence[float] | None = None,
     scales: Sequence[float] = (1.0,),
     estimator: str = "unbiased",
@@ -82,9 +65,11 @@ def mmd2(
         \\mathrm{MMD}^2(P, Q) = \\mathbb{E}k(X, X') + \\mathbb{E}k(Y, Y') - 2\\,\\mathbb{E}k(X, Y)
 
     with the Gaussian kernel :math:`k(a, b) = \\exp(-\\lVert a-b \\rVert^2 / (2h^2))` (no
-    normalising constant, :math:`k(a, a) = 1`) or the Laplacian kernel
-    :math:`\\exp(-\\lVert a-b \\rVert / h)`. With several bandwidths the kernel is their
-    **sum** :math:`\\sum_h k_h` (a mixture of kernels as in MMD-GAN, Li et al. 2017).
+    normalising constant, :math:`k(a, a) = 1`) by default. With several bandwidths the kernel
+    is their **sum** :math:`\\sum_h k_h` (a mixture of kernels as in MMD-GAN, Li et al. 2017).
+    Any kernel value of :mod:`genmodels.divergences.kernels` may be passed instead:
+    ``Gaussian``, ``multi_bandwidth()``, ``Laplacian``, ``InverseMultiquadric``, ``Energy``
+    (with which MMD² equals the energy distance), or their names.
 
     Estimators (Gretton et al. 2012):
 
@@ -104,7 +89,9 @@ def mmd2(
     Args:
         x: ``(n, *D)``.
         y: ``(m, *D)``.
-        kernel: ``"gaussian"`` or ``"laplacian"``.
+        kernel: a :class:`~genmodels.divergences.kernels.Kernel` value, or a name
+            (``"gaussian"``, ``"laplacian"``, ``"imq"``, ``"energy"``) completed by
+            ``bandwidth`` and ``scales``.
         bandwidth: ``h``, a list of bandwidths (summed kernels), or ``None`` for the median
             heuristic on the pooled sample (:func:`median_bandwidth`: median of pairwise
             distances, not squared) times each of ``scales``.
@@ -117,14 +104,9 @@ def mmd2(
         A 0-dim float64 tensor (``float(...)`` for a number).
     """
     a, b = as_pair(x, y)
-    if bandwidth is None:
-        h = median_bandwidth(a, b)
-        bandwidths: Sequence[float] = [h * float(s) for s in scales]
-    elif isinstance(bandwidth, Real) or (isinstance(bandwidth, Tensor) and bandwidth.ndim == 0):
-        bandwidths = [float(bandwidth)]
-    else:
-        bandwidths = [float(h) for h in bandwidth]
-    fn = _kernel_fn(kernel, bandwidths)
+    if estimator not in MMD_ESTIMATORS:
+        raise InputError(f"estimator must be one of {MMD_ESTIMATORS}, got {estimator!r}")
+    fn = as_kernel(kernel, bandwidth, scales).resolve(a, b)
     if estimator == "linear":
         p = min(a.shape[0], b.shape[0]) // 2
         if p < 1:
@@ -136,6 +118,4 @@ def mmd2(
             return fn(((u - v) ** 2).sum(1))
 
         return (k(x1, x2) + k(y1, y2) - k(x1, y2) - k(x2, y1)).mean()
-    if estimator not in MMD_ESTIMATORS:
-        raise InputError(f"estimator must be one of {MMD_ESTIMATORS}, got {estimator!r}")
     return kernel_two_sample(a, b, fn, estimator, block)
