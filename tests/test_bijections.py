@@ -14,11 +14,24 @@ from genmodels.bijections import (
     half_mask,
 )
 from genmodels.nn import MADE, MLP
+from genmodels.bijections import (
+    Coupling,
+    InvertibleConv1x1,
+    Logit,
+    RationalQuadratic,
+    Sigmoid,
+    squeeze,
+)
+from genmodels.distributions import GaussianMixture
 from genmodels.testing.bijections import (
     BIJECTION_CASES,
+    IMAGE_CASES,
+    IMAGE_SHAPE,
+    IMAGE_TRIANGULAR,
     TRIANGULAR_CASES,
     check_bijection,
     check_triangular,
+    inputs_for,
     prepare,
 )
 
@@ -36,7 +49,31 @@ def _data(context: int) -> tuple[torch.Tensor, torch.Tensor | None]:
 @pytest.mark.parametrize("name", sorted(BIJECTION_CASES))
 def test_bijection_properties(name: str, context: int) -> None:
     x, cond = _data(context)
-    check_bijection(BIJECTION_CASES[name](D, context), x, cond)
+    z = torch.randn(B, D, generator=torch.Generator().manual_seed(1))
+    x, z = inputs_for(name, x, z)
+    check_bijection(BIJECTION_CASES[name](D, context), x, cond, z=z)
+
+
+def _image_data(context: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, *IMAGE_SHAPE, generator=g).flatten(1) * 1.5 + 0.5
+    cond = torch.randn(8, context, generator=g) if context else None
+    return x, cond
+
+
+@pytest.mark.parametrize("context", [0, C])
+@pytest.mark.parametrize("name", sorted(IMAGE_CASES))
+def test_image_bijection_properties(name: str, context: int) -> None:
+    x, cond = _image_data(context)
+    check_bijection(IMAGE_CASES[name](IMAGE_SHAPE, context), x, cond, samples=2)
+
+
+@pytest.mark.parametrize("context", [0, C])
+@pytest.mark.parametrize("name", IMAGE_TRIANGULAR)
+def test_image_coupling_is_triangular(name: str, context: int) -> None:
+    x, cond = _image_data(context)
+    b = IMAGE_CASES[name](IMAGE_SHAPE, context)
+    check_triangular(b, x, b.order, cond, samples=2)
 
 
 @pytest.mark.parametrize("context", [0, C])
@@ -47,7 +84,8 @@ def test_triangular_jacobian(name: str, context: int) -> None:
     check_triangular(b, x, TRIANGULAR_CASES[name](b), cond)
 
 
-@pytest.mark.parametrize("name", ["affine_coupling", "additive_coupling", "maf", "iaf", "chain"])
+@pytest.mark.parametrize("name", ["affine_coupling", "additive_coupling", "maf", "iaf", "chain",
+                                  "spline_coupling", "spline_autoregressive", "spline_iaf"])
 def test_condition_changes_the_map(name: str) -> None:
     x, cond = _data(C)
     b, x, cond = prepare(BIJECTION_CASES[name](D, C), x, cond)
@@ -156,3 +194,118 @@ def test_made_is_autoregressive_in_its_order() -> None:
     # output i depends on input j iff order[j] < order[i]
     depends = jac.abs().sum(0) > 0
     assert torch.equal(depends, order[None, :] < order[:, None])
+
+
+# ---------------------------------------------------------------- splines
+
+
+def _steep_spline_params(n: int, bins: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 4.0 * torch.randn(n, 3 * bins - 1, 1, generator=g, dtype=torch.float64)
+
+
+def test_spline_is_identity_at_zero_parameters_and_in_its_tails() -> None:
+    rq = RationalQuadratic(bins=8, bound=3.0)
+    x = torch.linspace(-6, 6, 101, dtype=torch.float64)[:, None]
+    y, ld = rq.forward(x, torch.zeros(101, rq.params, 1, dtype=torch.float64))
+    assert torch.allclose(y, x, atol=1e-12) and torch.allclose(ld, torch.zeros_like(ld),
+                                                              atol=1e-12)
+    h = _steep_spline_params(101, 8, 0)
+    y, ld = rq.forward(x, h)
+    outside = x.abs() >= 3.0
+    assert torch.equal(y[outside], x[outside]) and torch.equal(ld[outside], 0 * ld[outside])
+    assert (y[~outside].abs() < 3.0).all()  # the domain maps onto itself
+
+
+def test_spline_is_monotone_continuous_and_its_log_derivative_is_exact() -> None:
+    """Oracle: central finite differences of the spline on a fine grid, steep random bins."""
+    rq = RationalQuadratic(bins=7, bound=2.0)
+    x = torch.linspace(-2.5, 2.5, 2001, dtype=torch.float64)[:, None]
+    h = _steep_spline_params(1, 7, 3).expand(2001, -1, -1)
+    y, ld = rq.forward(x, h)
+    assert (y[1:] > y[:-1]).all()  # strictly increasing (hence continuous through knots)
+    eps = 1e-6
+    fd = (rq.forward(x + eps, h)[0] - rq.forward(x - eps, h)[0]) / (2 * eps)
+    inner = (x.abs() < 1.999)[:, 0]
+    assert torch.allclose(ld[inner], fd[inner].log(), atol=1e-5)
+
+
+def test_spline_inverse_is_accurate_in_float32_for_steep_bins() -> None:
+    """The stable root 2c / (-b - sqrt(b^2 - 4ac)) keeps the float32 round trip tight even
+    with min-width bins and extreme derivatives: the error in x, measured in output units
+    (times the local slope, i.e. up to the problem's own conditioning), stays at float32
+    rounding level; the textbook root (-b + sqrt(...)) / 2a loses digits when a ≈ 0."""
+    rq = RationalQuadratic(bins=10, bound=4.0)
+    g = torch.Generator().manual_seed(0)
+    h = 6.0 * torch.randn(4096, rq.params, 1, generator=g)
+    x = 4.5 * (2 * torch.rand(4096, 1, generator=g) - 1)
+    y, ld = rq.forward(x, h)
+    xb, ild = rq.inverse(y, h)
+    assert torch.isfinite(xb).all() and torch.isfinite(ild).all()
+    assert ((xb - x).abs() * ld.exp()).max() < 1e-4
+    assert (rq.forward(xb, h)[0] - y).abs().max() < 2e-4
+    assert (ild + rq.forward(xb, h)[1]).abs().max() < 1e-3  # log-det at its own output
+
+
+def test_spline_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError):
+        RationalQuadratic(bins=0)
+    with pytest.raises(ValueError):
+        RationalQuadratic(bins=10, min_width=0.2)
+
+
+# ---------------------------------------------------------------- other layers
+
+
+def test_sigmoid_and_logit_are_inverse_maps() -> None:
+    x = torch.rand(6, 4, dtype=torch.float64) * 0.98 + 0.01
+    z, ld = Logit().forward_and_log_det(x)
+    assert torch.allclose(z, torch.log(x / (1 - x)))
+    xs, lds = Sigmoid().forward_and_log_det(z)
+    assert torch.allclose(xs, x) and torch.allclose(lds, -ld)
+    with pytest.raises(ValueError):
+        Logit(alpha=0.5)
+
+
+def test_squeeze_is_space_to_depth() -> None:
+    img = torch.arange(2 * 4 * 6.0).reshape(1, 2, 4, 6)
+    out = squeeze((2, 4, 6))(img.reshape(1, -1)).reshape(1, 8, 2, 3)
+    ref = img.reshape(1, 2, 2, 2, 3, 2).permute(0, 1, 3, 5, 2, 4).reshape(1, 8, 2, 3)
+    assert torch.equal(out, ref)
+    with pytest.raises(ValueError):
+        squeeze((1, 3, 4))
+
+
+def test_conv1x1_matches_a_pointwise_convolution() -> None:
+    conv = InvertibleConv1x1((3, 4, 5), seed=1)
+    x = torch.randn(2, 3, 4, 5)
+    w = conv.lu.weight()
+    ref = torch.nn.functional.conv2d(x, w[:, :, None, None])
+    assert torch.allclose(conv(x.reshape(2, -1)).reshape(2, 3, 4, 5), ref, atol=1e-5)
+    assert torch.allclose(conv.lu.weight() @ conv.lu.inverse_weight(), torch.eye(3), atol=1e-5)
+
+
+def test_image_coupling_keeps_its_mask() -> None:
+    b = IMAGE_CASES["checkerboard_affine"](IMAGE_SHAPE, 0)
+    assert isinstance(b, Coupling)
+    b, x, _ = prepare(b, *_image_data(0))
+    with torch.no_grad():
+        z = b(x)
+    assert torch.equal(z[:, b.mask], x[:, b.mask]) and not torch.allclose(z, x)
+
+
+def test_gaussian_mixture_matches_torch() -> None:
+    gm = GaussianMixture(3, components=4, seed=1)
+    with torch.no_grad():
+        gm.logits.copy_(torch.tensor([0.5, -1.0, 0.0, 2.0]))
+        gm.log_scale.normal_(0, 0.3)
+    mix = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(logits=gm.logits),
+        torch.distributions.Independent(torch.distributions.Normal(gm.loc,
+                                                                   gm.log_scale.exp()), 1))
+    x = torch.randn(50, 3) * 2
+    assert torch.allclose(gm.log_prob(x), mix.log_prob(x), atol=1e-5)
+    s = gm.rsample(20000, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(s.mean(0), mix.mean, atol=0.05)
+    s[:5].sum().backward()
+    assert gm.loc.grad.abs().sum() > 0 and gm.log_scale.grad.abs().sum() > 0

@@ -1,8 +1,11 @@
-"""The property suite every bijection passes, and the list of bijections it runs over.
+r"""The property suite every bijection passes, and the list of bijections it runs over.
 
-``tests/test_bijections.py`` parametrizes over :data:`BIJECTION_CASES`: a new layer is tested
-by adding one factory there. All checks run in float64 on a copy of the bijection whose
-parameters are jittered away from their (often identity) initialisation.
+``tests/test_bijections.py`` parametrizes over :data:`BIJECTION_CASES` (vectors) and
+:data:`IMAGE_CASES` (layers that read the vector as a flattened ``(C, H, W)`` image): a new
+layer is tested by adding one factory there. All checks run in float64 on a copy of the
+bijection whose parameters are jittered away from their (often identity) initialisation.
+Layers whose domain is not all of :math:`\mathbb R^d` declare it in :data:`UNIT_INPUT` /
+:data:`UNIT_OUTPUT` (see :func:`inputs_for`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,29 @@ from torch import Tensor
 
 from ..bijections import (
     ActNorm,
+    Additive,
+    Affine,
     AffineCoupling,
     Bijection,
     Chain,
+    ConvConditioner,
+    Coupling,
     ElementwiseAffine,
     Inverse,
+    InvertibleConv1x1,
+    Logit,
+    LULinear,
     MaskedAutoregressive,
     Permutation,
+    RationalQuadratic,
+    Sigmoid,
+    Split,
+    channel_mask,
+    checkerboard_mask,
     half_mask,
     parity_mask,
+    squeeze,
+    squeeze_shape,
 )
 
 #: name → ``factory(features, context)``; layers without a condition ignore ``context``.
@@ -51,7 +68,67 @@ BIJECTION_CASES: dict[str, Callable[[int, int], Bijection]] = {
     ),
     "inverse_chain": lambda d, c: Inverse(Chain(
         ActNorm(d), MaskedAutoregressive(d, (16,), context=c), Permutation.reverse(d))),
+    "sigmoid": lambda d, c: Sigmoid(),
+    "logit": lambda d, c: Logit(alpha=0.05),
+    "lu_linear": lambda d, c: LULinear(d, seed=3),
+    "spline_coupling": lambda d, c: Coupling(
+        half_mask(d), RationalQuadratic(bins=6, bound=2.0), (16, 16), context=c),
+    "spline_coupling_parity": lambda d, c: Coupling(
+        parity_mask(d, True), RationalQuadratic(bins=3, bound=3.0), (16,), "tanh", context=c),
+    "spline_autoregressive": lambda d, c: MaskedAutoregressive(
+        d, (24, 24), context=c, order=_shuffled(d),
+        transformer=RationalQuadratic(bins=5, bound=2.0)),
+    "spline_iaf": lambda d, c: Inverse(MaskedAutoregressive(
+        d, (24,), context=c, transformer=RationalQuadratic(bins=4, bound=2.5))),
+    "split": lambda d, c: Split(AffineCoupling(half_mask(d - 2), (16,), context=c), d - 2),
+    "glow_step": lambda d, c: Chain(
+        ActNorm(d), LULinear(d, seed=1), AffineCoupling(half_mask(d), (16,), context=c)),
 }
+
+#: cases whose forward direction takes points of the open unit cube ``(0, 1)^d``.
+UNIT_INPUT = {"logit"}
+#: cases whose inverse direction takes points of the open unit cube.
+UNIT_OUTPUT = {"sigmoid"}
+
+#: the image shape the image cases are built for (flattened: 32 coordinates).
+IMAGE_SHAPE = (2, 4, 4)
+
+#: name → ``factory(shape, context)`` for layers on flattened images ``(B, C·H·W)``.
+IMAGE_CASES: dict[str, Callable[[tuple[int, int, int], int], Bijection]] = {
+    "squeeze": lambda s, c: squeeze(s),
+    "conv1x1": lambda s, c: InvertibleConv1x1(s, seed=2),
+    "actnorm_channels": lambda s, c: ActNorm(s[0] * s[1] * s[2], channels=s[0]),
+    "checkerboard_affine": lambda s, c: _image_coupling(s, c, checkerboard_mask(s), Affine()),
+    "checkerboard_additive": lambda s, c: _image_coupling(
+        s, c, checkerboard_mask(s, True), Additive()),
+    "channel_affine": lambda s, c: _image_coupling(s, c, channel_mask(s), Affine()),
+    "channel_spline": lambda s, c: _image_coupling(
+        s, c, channel_mask(s, True), RationalQuadratic(bins=4, bound=2.0)),
+    "multiscale": lambda s, c: Chain(
+        squeeze(s),
+        _image_coupling(squeeze_shape(s), c, channel_mask(squeeze_shape(s)), Affine()),
+        Split(_image_coupling((4, 2, 2), c, checkerboard_mask((4, 2, 2)), Affine()), 16),
+    ),
+}
+
+#: image cases whose Jacobian is triangular under the coupling's order.
+IMAGE_TRIANGULAR = ("checkerboard_affine", "checkerboard_additive", "channel_affine",
+                    "channel_spline")
+
+
+def _image_coupling(shape: tuple[int, int, int], context: int, mask: Tensor,
+                    transformer) -> Coupling:
+    net = ConvConditioner(mask, shape, transformer.params, channels=8, context=context)
+    return Coupling(mask, transformer, net=net)
+
+
+def inputs_for(name: str, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+    """Moves the suite's Gaussian points into the case's domain (the unit cube if declared)."""
+    if name in UNIT_INPUT:
+        x = torch.sigmoid(x)
+    if name in UNIT_OUTPUT:
+        z = torch.sigmoid(z)
+    return x, z
 
 #: name of a case in :data:`BIJECTION_CASES` → the coordinate order in which its Jacobian
 #: is lower triangular.
@@ -62,6 +139,10 @@ TRIANGULAR_CASES: dict[str, Callable[[Bijection], Tensor]] = {
     "additive_coupling": lambda b: b.order,
     "maf": lambda b: b.order,
     "iaf": lambda b: b.bijection.order,
+    "spline_coupling": lambda b: b.order,
+    "spline_coupling_parity": lambda b: b.order,
+    "spline_autoregressive": lambda b: b.order,
+    "spline_iaf": lambda b: b.bijection.order,
 }
 
 
