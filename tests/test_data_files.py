@@ -223,7 +223,7 @@ def test_bad_names_and_fractions(tmp_path: Path) -> None:
         load_dataset(DataConfig(name="no_such_set"))
     with pytest.raises(InputError, match=r"^runs/missing/data: file not found$"):
         load_dataset(DataConfig(name="runs/missing/data"))
-    with pytest.raises(InputError, match=r"is a directory"):
+    with pytest.raises(InputError, match=r"no \.png/\.jpg/\.jpeg images in this directory"):
         load_dataset(DataConfig(name=str(tmp_path)))
     p = _npy(tmp_path, X)
     with pytest.raises(InputError, match=r"^data\.val_fraction \+ data\.test_fraction = 1"):

@@ -30,6 +30,7 @@ from torch import Tensor
 from .config import RunConfig, apply_overrides, load_toml
 from .core import DensityModel, GenerativeModel, IterativeModel
 from .data.base import Dataset, Standardize
+from .data.preprocess import training_data
 from .errors import InputError
 from .registry import get_family
 
@@ -75,7 +76,7 @@ class DensityDataUnits(DataUnits, DensityModel):
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """Log-density in nats of points given in data units, shape ``(B,)``."""
         u = self.standardize.forward(x)
-        return self.inner.log_prob(u, cond=cond) + self.standardize.log_det()
+        return self.inner.log_prob(u, cond=cond) + self.standardize.log_det(x)
 
 
 def in_data_units(model: GenerativeModel, standardize: Standardize) -> GenerativeModel:
@@ -354,7 +355,8 @@ def fit(
         _check_same_data(out, cfg, data)
         store = RunStore(out)
     else:
-        std = Standardize.fit(data.train) if want_std else Standardize.identity(data.event_shape)
+        std = Standardize.fit(data.train, levels=data.levels, logit_alpha=cfg.data.logit or None,
+                              standardize=want_std, seed=cfg.data.seed)
         if out is not None:
             out = Path(out)
             created = _fresh_run_dir(out) if main_rank else False
@@ -374,8 +376,8 @@ def fit(
             "event_shape": json.dumps(list(data.event_shape)),
         }
         trainer = Trainer(cfg.train, store=store, progress=progress, metadata=metadata)
-        val = std.forward(data.val) if data.val is not None else None
-        result = trainer.fit(model, objective, std.forward(data.train), val=val, resume=resume)
+        train, val = training_data(data, std)
+        result = trainer.fit(model, objective, train, val=val, resume=resume)
     except BaseException:
         if created and out is not None and not resume:
             shutil.rmtree(out, ignore_errors=True)
@@ -410,7 +412,7 @@ def save_standardize(out: Path, std: Standardize) -> None:
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".standardize.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file({"mean": std.mean.contiguous(), "std": std.std.contiguous()}, tmp)
+        save_file(std.to_tensors(), tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, out / "standardize.safetensors")
@@ -426,8 +428,7 @@ def load_standardize(out: Path) -> Standardize:
 
     path = Path(out) / "standardize.safetensors"
     try:
-        t = load_file(path)
-        return Standardize(t["mean"], t["std"])
+        return Standardize.from_tensors(load_file(path))
     except FileNotFoundError:
         raise InputError(f"{path}: missing (not a complete run directory)") from None
     except (SafetensorError, KeyError, OSError) as e:

@@ -75,6 +75,21 @@ def _register_toys() -> None:
 _register_toys()
 
 
+def _register_images() -> None:
+    from . import images
+
+    register_dataset(DatasetEntry(
+        "digits", "scikit-learn 8x8 digits (1,797 images, 17 levels, 10 classes; offline)",
+        images.digits))
+    for name, what in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST")):
+        register_dataset(DatasetEntry(
+            name, f"{what} 28x28 (256 levels, 10 classes; downloaded into $GENMODELS_DATA)",
+            lambda config, _n=name: images.mnist(_n, config)))
+
+
+_register_images()
+
+
 def _looks_like_path(name: str) -> bool:
     return ("/" in name or os.sep in name or bool(Path(name).suffix)
             or Path(name).exists())
@@ -87,7 +102,8 @@ def load_dataset(config: Any) -> Dataset:
     ``n_test`` points from generators seeded by ``config.seed``, one independent stream per
     split) or a path to a ``.npy`` / ``.npz`` / ``.csv`` / ``.tsv`` file (split by
     ``config.val_fraction`` / ``config.test_fraction`` with a permutation seeded by
-    ``config.seed``; see :mod:`genmodels.data.files`). A registered name wins over a file of the
+    ``config.seed``; see :mod:`genmodels.data.files`), or a directory of images
+    (:func:`genmodels.data.images.image_folder`). A registered name wins over a file of the
     same name.
 
     Raises:
@@ -102,6 +118,10 @@ def load_dataset(config: Any) -> Dataset:
     load_all()
     if name in DATASETS:
         return DATASETS[name].load(config)
+    if Path(name).is_dir():
+        from .images import image_folder
+
+        return image_folder(config)
     if _looks_like_path(name):
         from .files import file_dataset
 

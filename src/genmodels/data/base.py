@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -61,50 +63,121 @@ class Dataset:
 
 @dataclass
 class Standardize:
-    """The elementwise affine map :math:`u = (x - \\mu) / s` and its inverse.
+    """The map from data units to model units: an optional logit, then :math:`(s - \\mu)/\\sigma`.
 
-    The statistics come from the training split and are stored with the run, so that samples
-    come back in data units and scores include the Jacobian
-    :math:`\\log|\\det \\partial u / \\partial x| = -\\sum_i \\log s_i`.
+    Without logit (``levels == 0``) it is the elementwise affine map :math:`u = (x - \\mu)/s`
+    with the constant :math:`\\log|\\det \\partial u / \\partial x| = -\\sum_i \\log s_i`.
+    With ``levels = K > 0`` the logit transform of :mod:`genmodels.data.preprocess` comes
+    first, :math:`s = \\operatorname{logit}(\\alpha + (1 - 2\\alpha) x / K)`, and the
+    log-determinant depends on the point (:meth:`log_det` with ``x``). The statistics come from
+    the training split and are stored with the run (:meth:`to_tensors`), so that samples come
+    back in data units and scores include the Jacobian.
 
     Attributes:
         mean: :math:`\\mu`, shape ``D``.
-        std: :math:`s`, shape ``D`` (coordinates with zero spread get 1).
+        std: :math:`\\sigma`, shape ``D`` (coordinates with zero spread get 1).
+        levels: :math:`K` of the logit step, 0 for none.
+        alpha: :math:`\\alpha` of the logit step.
     """
 
     mean: Tensor
     std: Tensor
+    levels: float = 0.0
+    alpha: float = 0.0
 
     @classmethod
-    def fit(cls, x: Tensor) -> Standardize:
-        """Statistics of ``x`` (shape ``(N, *D)``), computed in float64."""
-        x64 = x.to(torch.float64)
-        mean = x64.mean(0)
-        std = x64.std(0)
-        std = torch.where(std > 0, std, torch.ones_like(std))
-        return cls(mean.to(torch.float32), std.to(torch.float32))
+    def fit(cls, x: Any, *, levels: int | None = None, logit_alpha: float | None = None,
+            standardize: bool = True, seed: int = 0, chunk: int = 1 << 16) -> Standardize:
+        """Statistics of ``x`` (``(N, *D)``: a tensor, array or memory map), in float64.
+
+        The rows are read ``chunk`` at a time, so a memory-mapped file is never loaded whole.
+        With ``levels`` the rows are dequantised first (noise seeded by ``seed``); with
+        ``logit_alpha`` the logit step (``K = levels``, or 1 for continuous data in [0, 1])
+        is applied before the statistics are taken. ``standardize=False`` keeps the affine
+        part the identity.
+        """
+        from .preprocess import dequantize, logit
+
+        k = float(levels) if levels else 1.0
+        lg = logit_alpha is not None
+        shape = tuple(x.shape[1:])
+        if not standardize:
+            return cls(torch.zeros(shape), torch.ones(shape), k if lg else 0.0,
+                       float(logit_alpha or 0.0))
+        g = torch.Generator().manual_seed(seed)
+        n = len(x)
+        total = torch.zeros(shape, dtype=torch.float64)
+        total_sq = torch.zeros(shape, dtype=torch.float64)
+        for start in range(0, n, chunk):
+            part = x[start:start + chunk]
+            t = part if isinstance(part, Tensor) else torch.as_tensor(np.asarray(part))
+            t = t.to(torch.float32)
+            if levels:
+                t = dequantize(t, generator=g)
+            if lg:
+                t = logit(t, k, float(logit_alpha))
+            t = t.to(torch.float64)
+            total += t.sum(0)
+            total_sq += t.square().sum(0)
+        mean = total / n
+        var = (total_sq - n * mean.square()).clamp_min(0) / max(n - 1, 1)
+        std = var.sqrt()
+        std = torch.where(std > 1e-12, std, torch.ones_like(std))
+        return cls(mean.to(torch.float32), std.to(torch.float32), k if lg else 0.0,
+                   float(logit_alpha or 0.0))
 
     @classmethod
     def identity(cls, event_shape: tuple[int, ...]) -> Standardize:
-        """The identity map (``mean = 0``, ``std = 1``)."""
+        """The identity map (``mean = 0``, ``std = 1``, no logit)."""
         return cls(torch.zeros(event_shape), torch.ones(event_shape))
 
     def forward(self, x: Tensor) -> Tensor:
         """Data units → model units."""
+        if self.levels:
+            from .preprocess import logit
+
+            x = logit(x, self.levels, self.alpha)
         return (x - self.mean.to(x)) / self.std.to(x)
 
     def inverse(self, u: Tensor) -> Tensor:
         """Model units → data units."""
-        return u * self.std.to(u) + self.mean.to(u)
+        s = u * self.std.to(u) + self.mean.to(u)
+        if self.levels:
+            from .preprocess import logit_inverse
 
-    def log_det(self) -> float:
-        """:math:`\\log|\\det \\partial u/\\partial x| = -\\sum \\log s` (per point)."""
-        return -float(torch.log(self.std.to(torch.float64)).sum())
+            s = logit_inverse(s, self.levels, self.alpha)
+        return s
+
+    def log_det(self, x: Tensor | None = None) -> Any:
+        """:math:`\\log|\\det \\partial u/\\partial x|` per point.
+
+        A float (``-sum log std``) without logit; with logit the ``(B,)`` tensor at ``x``
+        (required then).
+        """
+        const = -float(torch.log(self.std.to(torch.float64)).sum())
+        if not self.levels:
+            return const
+        if x is None:
+            raise ValueError("the logit step's log-determinant depends on x; pass the points")
+        from .preprocess import logit_log_det
+
+        return logit_log_det(x, self.levels, self.alpha) + const
+
+    def to_tensors(self) -> dict[str, Tensor]:
+        """The state to store with a run (safetensors-ready)."""
+        return {"mean": self.mean.contiguous(), "std": self.std.contiguous(),
+                "logit": torch.tensor([self.levels, self.alpha], dtype=torch.float64)}
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, Tensor]) -> Standardize:
+        """The inverse of :meth:`to_tensors` (runs without ``logit`` have none)."""
+        levels, alpha = t["logit"].tolist() if "logit" in t else (0.0, 0.0)
+        return cls(t["mean"], t["std"], float(levels), float(alpha))
 
     @property
     def is_identity(self) -> bool:
         """Whether the map does nothing."""
-        return bool((self.mean == 0).all() and (self.std == 1).all())
+        return bool(not self.levels and (self.mean == 0).all() and (self.std == 1).all())
 
 
 def bits_per_dim(nll_nats: float, event_shape: tuple[int, ...]) -> float:

@@ -8,8 +8,10 @@ array 'key' ...`` for ``.npz`` members. Pickled objects are never loaded
 
 Rules:
     * ``.npy``: one numeric array ``(N, *D)``; a 1-D array is ``N`` points of one coordinate.
-      Files over :data:`MMAP_BYTES` are memory-mapped (``mmap_mode="r"``) and converted in chunks,
-      so only the float32 result is held in memory.
+      Files over :data:`MMAP_BYTES` are memory-mapped (``mmap_mode="r"``) and checked in
+      chunks; a data set keeps its training split mapped (a lazy
+      :class:`~genmodels.data.loader.Rows` view, read batch by batch), so a file larger than
+      memory trains; ``load_array`` converts to one float32 tensor.
     * ``.npz``: the arrays ``train`` (and ``val``, ``test`` when present) are the splits as given;
       otherwise the array ``x``, else ``data``, else the only array is the data.
     * ``.csv`` / ``.tsv``: a first row that is not all numeric is a header. Every column must be
@@ -80,8 +82,13 @@ def parse_columns(columns: str) -> list[str | int]:
 # --- arrays ------------------------------------------------------------------------------------
 
 
-def _array_to_tensor(arr: Any, where: str, columns: list[str | int]) -> Tensor:
-    """Checks a NumPy array (possibly memory-mapped) and converts it to float32 in chunks."""
+def _array_to_tensor(arr: Any, where: str, columns: list[str | int],
+                     keep_mapped: bool = False) -> Any:
+    """Checks a NumPy array (possibly memory-mapped) and converts it to float32 in chunks.
+
+    With ``keep_mapped`` (and no column selection) the checked array itself is returned, so
+    a memory map is never copied into memory.
+    """
     if arr.dtype.kind not in "biuf":
         raise InputError(
             f"{where}: dtype {arr.dtype} is not numeric (need bool, integer or float values)"
@@ -102,8 +109,9 @@ def _array_to_tensor(arr: Any, where: str, columns: list[str | int]) -> Tensor:
         bad = [c for c in columns if int(c) >= arr.shape[1]]
         if bad:
             raise InputError(f"{where}: column {bad[0]} out of range ({arr.shape[1]} columns)")
-    out = torch.empty((arr.shape[0], *arr.shape[1:]) if not columns
-                      else (arr.shape[0], len(columns)), dtype=torch.float32)
+    keep = keep_mapped and not columns
+    out = None if keep else torch.empty((arr.shape[0], *arr.shape[1:]) if not columns
+                                        else (arr.shape[0], len(columns)), dtype=torch.float32)
     for start in range(0, arr.shape[0], _ROWS_PER_CHUNK):
         chunk = np.asarray(arr[start:start + _ROWS_PER_CHUNK])
         if columns:
@@ -121,8 +129,9 @@ def _array_to_tensor(arr: Any, where: str, columns: list[str | int]) -> Tensor:
             place = (f"row {index[0]}, column {index[1]}" if len(index) == 2
                      else f"index {index}")
             raise InputError(f"{where}: {what} {value!r} at {place}")
-        out[start:start + chunk.shape[0]] = torch.from_numpy(chunk32)
-    return out
+        if out is not None:
+            out[start:start + chunk.shape[0]] = torch.from_numpy(chunk32)
+    return arr if out is None else out
 
 
 def _read_npy(p: Path, columns: list[str | int]) -> dict[str, Tensor]:
@@ -141,7 +150,7 @@ def _read_npy(p: Path, columns: list[str | int]) -> dict[str, Tensor]:
         raise InputError(f"{p}: not a valid .npy file ({_one_line(e)})") from None
     if not isinstance(arr, np.ndarray):
         raise InputError(f"{p}: not a valid .npy file")
-    return {"data": _array_to_tensor(arr, str(p), columns)}
+    return {"data": _array_to_tensor(arr, str(p), columns, keep_mapped=mmap is not None)}
 
 
 def _read_npz(p: Path, columns: list[str | int]) -> dict[str, Tensor]:
@@ -300,11 +309,12 @@ def load_array(path: str | Path, *, columns: str = "") -> Tensor:
     For an ``.npz`` this is ``x``, else ``data``, else ``train``, else its only array.
     """
     splits = read_splits(path, columns=columns)
-    return splits.get("data", splits.get("train"))
+    x = splits.get("data", splits.get("train"))
+    return torch.from_numpy(np.asarray(x, dtype=np.float32)) if isinstance(x, np.ndarray) else x
 
 
 def split_rows(
-    x: Tensor, val_fraction: float, test_fraction: float, seed: int, where: str
+    x: Any, val_fraction: float, test_fraction: float, seed: int, where: str
 ) -> tuple[Tensor, Tensor | None, Tensor]:
     """Splits rows into ``(train, val, test)`` with a permutation seeded by ``seed``.
 
@@ -326,6 +336,14 @@ def split_rows(
         raise InputError(f"{where}: {n} rows are too few to split off "
                          f"{n_val} validation and {n_test} test rows")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    if isinstance(x, np.ndarray):  # a memory map: train stays a lazy view, val/test in memory
+        from .loader import Rows
+
+        def rows(i: Tensor) -> Tensor:
+            return torch.from_numpy(Rows(x, i.numpy())[:].astype(np.float32))
+
+        val = rows(perm[n_test:n_test + n_val]) if n_val else None
+        return Rows(x, perm[n_test + n_val:].numpy()), val, rows(perm[:n_test])
     test = x[perm[:n_test]]
     val = x[perm[n_test:n_test + n_val]] if n_val else None
     return x[perm[n_test + n_val:]], val, test

@@ -18,25 +18,56 @@ import torch
 from torch import Tensor
 
 from ..core import Batch
+from .preprocess import Prepared
 
-__all__ = ["BatchLoader", "take"]
+__all__ = ["BatchLoader", "Rows", "take"]
 
 # A large odd constant mixes the epoch into the seed of that epoch's permutation.
 _EPOCH_MIX = 0x9E3779B97F4A7C15 % (1 << 62)
 
 
-def take(data: Any, index: Tensor) -> Tensor:
+class Rows:
+    """A lazy row subset ``data[index]`` of a (memory-mapped) array: nothing is copied until a
+    batch is taken, so a training split of a file larger than memory stays on disk.
+
+    Args:
+        data: a numpy array or memory map ``(N, *D)``.
+        index: the row numbers ``(M,)`` of the subset (any order).
+    """
+
+    def __init__(self, data: np.ndarray, index: np.ndarray) -> None:
+        self.data, self.index = data, np.asarray(index, dtype=np.int64)
+        self.shape = (len(self.index), *data.shape[1:])
+        self.dtype = data.dtype
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rows = self.index[key]
+        order = np.argsort(rows, kind="stable")  # sorted reads are sequential on disk
+        out = np.empty((len(rows), *self.data.shape[1:]), dtype=self.data.dtype)
+        out[order] = self.data[rows[order]]
+        return out
+
+
+def take(data: Any, index: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Rows ``index`` of ``data`` as a tensor.
 
     Args:
-        data: a tensor, a numpy array (memory-mapped too) or any sequence of rows.
+        data: a tensor, a numpy array (memory-mapped too), a
+            :class:`~genmodels.data.preprocess.Prepared` view (transformed, dequantised with
+            ``generator`` noise) or any sequence of rows.
         index: a 1-D ``int64`` tensor of row numbers.
+        generator: the noise of a :class:`Prepared` view of discrete data.
     """
+    if isinstance(data, Prepared):
+        return data.take(index, generator)
     if isinstance(data, Tensor):
         if data.device.type != "cpu":
             index = index.to(data.device)
         return data.index_select(0, index)
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, Rows)):
         return torch.as_tensor(np.asarray(data[index.numpy()]))
     rows = [torch.as_tensor(np.asarray(data[int(i)])) for i in index]
     return torch.stack(rows)
@@ -127,8 +158,17 @@ class BatchLoader:
         return self._shard[start : start + self.batch_size]
 
     def __next__(self) -> Batch:
+        epoch, position = self.epoch, self.position
         index = self.next_index()
-        x = take(self.data, index)
+        g = None
+        if isinstance(self.data, Prepared) and self.data.levels is not None:
+            # Per-batch dequantisation noise: a function of the loader state only, so that a
+            # resumed run draws the same noise; distinct per rank.
+            if position >= self.batches_per_epoch:
+                epoch, position = epoch + 1, 0
+            key = ((self.seed * _EPOCH_MIX + epoch) * 1_000_003 + position) * 4099 + self.rank
+            g = torch.Generator().manual_seed(key % (1 << 63))
+        x = take(self.data, index, g)
         cond = None if self.cond is None else take(self.cond, index)
         y = None if self.y is None else take(self.y, index)
         batch = Batch(x, cond, y)
