@@ -1,0 +1,409 @@
+r"""Forward noising processes as values: linear SDEs :math:`dX = f(t) X\,dt + g(t)\,dB`.
+
+Every process here is linear in :math:`X`, so its transition from the data is Gaussian:
+
+.. math:: X_t \mid X_0 = x_0 \sim \mathcal N(\alpha_t x_0, \sigma_t^2 I), \qquad
+    \alpha_t = e^{\int_0^t f}, \qquad
+    \sigma_t^2 = \int_0^t e^{2\int_s^t f} g(s)^2\, ds.
+
+Time runs from the data (``t = 0``) to the noise (``t = T``). A process is a small object
+with ``f``, ``g2``, ``log_alpha`` and ``var``; everything else (marginals, log-SNR and its
+inverse, the prior, time grids) is derived here once.
+
+Reference: Song et al., "Score-Based Generative Modeling through Stochastic Differential
+Equations" (ICLR 2021), https://arxiv.org/abs/2011.13456, §3 and Appendix B.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+
+GRIDS = ("uniform", "logsnr", "quadratic")
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _ft(t: Tensor | float) -> Tensor:
+    """``t`` as a floating tensor (float64 for Python numbers)."""
+    t = torch.as_tensor(t)
+    return t if t.is_floating_point() else t.to(torch.float64)
+
+
+def expand(c: Tensor, x: Tensor) -> Tensor:
+    """Reshapes per-sample coefficients ``(B,)`` (or a scalar) to broadcast against ``(B, *D)``."""
+    c = torch.as_tensor(c, dtype=x.dtype, device=x.device)
+    if c.dim() == 0:
+        return c
+    return c.reshape(c.shape[0], *([1] * (x.dim() - 1)))
+
+
+class ForwardSDE(ABC):
+    r"""A linear forward SDE :math:`dX = f(t) X\,dt + g(t)\,dB` on :math:`[0, T]`.
+
+    Subclasses give :math:`f`, :math:`g^2`, :math:`\log\alpha_t` and :math:`\sigma_t^2`.
+
+    Attributes:
+        T: the end time (the noise end).
+        t_eps: the smallest time used in training and sampling (the data end, ``t = 0``,
+            has :math:`\sigma = 0` where the score is singular).
+    """
+
+    T: float = 1.0
+    t_eps: float = 1e-3
+
+    @abstractmethod
+    def f(self, t: Tensor) -> Tensor:
+        """The drift coefficient :math:`f(t)` (the drift is :math:`f(t)\\,x`)."""
+
+    @abstractmethod
+    def g2(self, t: Tensor) -> Tensor:
+        """The squared diffusion coefficient :math:`g(t)^2`."""
+
+    @abstractmethod
+    def log_alpha(self, t: Tensor) -> Tensor:
+        """:math:`\\log\\alpha_t = \\int_0^t f`."""
+
+    @abstractmethod
+    def var(self, t: Tensor) -> Tensor:
+        """The transition variance :math:`\\sigma_t^2` of :math:`q_{t|0}`."""
+
+    # ---- derived -------------------------------------------------------------------------
+    def g(self, t: Tensor) -> Tensor:
+        """The diffusion coefficient :math:`g(t)`."""
+        return self.g2(t).sqrt()
+
+    def alpha(self, t: Tensor) -> Tensor:
+        """The mean coefficient :math:`\\alpha_t`."""
+        return self.log_alpha(t).exp()
+
+    def sigma(self, t: Tensor) -> Tensor:
+        """The transition standard deviation :math:`\\sigma_t`."""
+        return self.var(t).sqrt()
+
+    def d_alpha(self, t: Tensor) -> Tensor:
+        """:math:`\\dot\\alpha_t = f(t)\\,\\alpha_t`."""
+        return self.f(t) * self.alpha(t)
+
+    def d_sigma(self, t: Tensor) -> Tensor:
+        """:math:`\\dot\\sigma_t = (2 f \\sigma_t^2 + g^2) / (2\\sigma_t)` (from
+        :math:`\\dot{(\\sigma^2)} = 2 f \\sigma^2 + g^2`)."""
+        return (2 * self.f(t) * self.var(t) + self.g2(t)) / (2 * self.sigma(t))
+
+    def drift(self, x: Tensor, t: Tensor) -> Tensor:
+        """The forward drift :math:`f(t)\\,x`, ``x`` of ``(B, *D)``, ``t`` scalar or ``(B,)``."""
+        return expand(self.f(t), x) * x
+
+    def diffusion(self, t: Tensor) -> Tensor:
+        """The forward diffusion coefficient :math:`g(t)`."""
+        return self.g(t)
+
+    def marginal(self, x0: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean ``(B, *D)`` and std (broadcastable) of :math:`q_{t|0}(\\cdot \\mid x_0)`."""
+        return expand(self.alpha(t), x0) * x0, expand(self.sigma(t), x0)
+
+    def perturb(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        """:math:`x_t = \\alpha_t x_0 + \\sigma_t \\varepsilon`."""
+        mean, std = self.marginal(x0, t)
+        return mean + std * noise
+
+    def log_snr(self, t: Tensor) -> Tensor:
+        """:math:`\\lambda_t = \\log(\\alpha_t / \\sigma_t)`, decreasing in ``t``."""
+        return self.log_alpha(t) - 0.5 * self.var(t).log()
+
+    def t_of_log_snr(self, lam: Tensor) -> Tensor:
+        """The time where :math:`\\lambda_t = \\lambda` (bisection: it is monotone)."""
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        lo = torch.full_like(lam, min(self.t_eps, self.T) * 1e-3)
+        hi = torch.full_like(lam, self.T)
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            above = self.log_snr(mid) > lam  # still too close to the data
+            lo = torch.where(above, mid, lo)
+            hi = torch.where(above, hi, mid)
+        return 0.5 * (lo + hi)
+
+    # ---- prior -------------------------------------------------------------------------
+    @property
+    def prior_std(self) -> float:
+        """The std of the prior :math:`\\mathcal N(0, \\sigma_T^2 I)` that stands in for
+        :math:`q_T` (it ignores :math:`\\alpha_T x_0`, small by design)."""
+        return float(self.sigma(torch.tensor(self.T, dtype=torch.float64)))
+
+    def prior_sample(self, shape: tuple[int, ...], *, generator: torch.Generator | None = None,
+                     device: torch.device | str | None = None,
+                     dtype: torch.dtype = torch.float32) -> Tensor:
+        """Draws from :math:`\\mathcal N(0, \\sigma_T^2 I)`, shape ``shape``."""
+        z = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+        return self.prior_std * z
+
+    def prior_log_prob(self, x: Tensor) -> Tensor:
+        """Log-density ``(B,)`` of the prior at ``x`` of ``(B, *D)``."""
+        s = self.prior_std
+        d = x[0].numel()
+        return -0.5 * (x.flatten(1).square().sum(1) / s**2) - d * (math.log(s) + 0.5 * _LOG_2PI)
+
+    # ---- time grids --------------------------------------------------------------------
+    def time_grid(self, n: int, kind: str = "uniform", *, t_min: float | None = None,
+                  t_max: float | None = None) -> Tensor:
+        """``n + 1`` decreasing times from ``T`` to ``t_eps`` (float64).
+
+        Args:
+            n: the number of steps.
+            kind: ``"uniform"`` in ``t``, ``"logsnr"`` (uniform in :math:`\\lambda_t`, the
+                DPM-Solver choice) or ``"quadratic"`` (denser near the data).
+        """
+        if n < 1:
+            raise InputError(f"time grid: {n} steps is not a positive number")
+        if kind not in GRIDS:
+            raise InputError(f"time grid {kind!r}: unknown (known: {', '.join(GRIDS)})")
+        lo = self.t_eps if t_min is None else t_min
+        hi = self.T if t_max is None else t_max
+        u = torch.linspace(0.0, 1.0, n + 1, dtype=torch.float64)
+        if kind == "uniform":
+            ts = hi + (lo - hi) * u
+        elif kind == "quadratic":
+            ts = lo + (hi - lo) * (1 - u) ** 2
+        else:
+            lam0 = self.log_snr(torch.tensor(hi, dtype=torch.float64))
+            lam1 = self.log_snr(torch.tensor(lo, dtype=torch.float64))
+            ts = self.t_of_log_snr(lam0 + (lam1 - lam0) * u)
+        ts[0], ts[-1] = hi, lo
+        return ts
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({fields})"
+
+
+# ---- the OU form and its g(t) schedules ----------------------------------------------------
+class GSchedule(ABC):
+    """A diffusion coefficient :math:`g(t)` for the OU form; ``variance`` is optional."""
+
+    @abstractmethod
+    def g2(self, t: Tensor) -> Tensor:
+        """:math:`g(t)^2`."""
+
+    def variance(self, t: Tensor) -> Tensor | None:
+        """The closed form of :math:`\\int_0^t e^{-2(t-s)} g(s)^2 ds`, or ``None``."""
+        return None
+
+
+class ConstantG(GSchedule):
+    r""":math:`g \equiv c`: :math:`v_t = c^2 (1 - e^{-2t})/2` (:math:`c = \sqrt2` is VP)."""
+
+    def __init__(self, c: float = math.sqrt(2.0)) -> None:
+        if c <= 0:
+            raise InputError(f"OU g: the constant {c} must be positive")
+        self.c = float(c)
+
+    def g2(self, t: Tensor) -> Tensor:
+        return torch.full_like(_ft(t), self.c**2)
+
+    def variance(self, t: Tensor) -> Tensor:
+        return -0.5 * self.c**2 * torch.expm1(-2 * t)
+
+
+class LinearG(GSchedule):
+    r""":math:`g(t) = a + b t`, with the closed form
+
+    .. math:: v_t = \tfrac12 g_t^2 - \tfrac b2 g_t + \tfrac{b^2}4
+        - e^{-2t}\big(\tfrac{a^2}2 - \tfrac{ab}2 + \tfrac{b^2}4\big).
+    """
+
+    def __init__(self, a: float = 1.0, b: float = 1.0) -> None:
+        if a <= 0 or a + b * 1e-12 < 0:
+            raise InputError(f"OU g: linear g(t) = {a} + {b} t must be positive")
+        self.a, self.b = float(a), float(b)
+
+    def g2(self, t: Tensor) -> Tensor:
+        return (self.a + self.b * t) ** 2
+
+    def variance(self, t: Tensor) -> Tensor:
+        a, b = self.a, self.b
+        gt = a + b * t
+        return (0.5 * gt**2 - 0.5 * b * gt + 0.25 * b**2
+                - torch.exp(-2 * t) * (0.5 * a**2 - 0.5 * a * b + 0.25 * b**2))
+
+
+class CosineSNRG(GSchedule):
+    r"""The :math:`g` whose OU marginal has a cosine signal-to-noise curve.
+
+    With :math:`u_t = u_{\max} t/T`, :math:`\mathrm{SNR}_t = \cot^2(\pi u_t/2)` (Nichol &
+    Dhariwal 2021) and the OU mean :math:`e^{-t}x_0`, the variance is
+    :math:`v_t = e^{-2t}\tan^2(\pi u_t/2)`, and :math:`v' = -2v + g^2` gives
+
+    .. math:: g(t)^2 = e^{-2t}\,\frac{d}{dt}\tan^2\frac{\pi u_t}{2}
+        = e^{-2t}\, \pi \frac{u_{\max}}{T} \tan\frac{\pi u_t}{2}\sec^2\frac{\pi u_t}{2}.
+
+    :math:`u_{\max} = \frac2\pi\arctan(\mathrm{SNR}_{\min}^{-1/2})` makes
+    :math:`\mathrm{SNR}_T = \mathrm{SNR}_{\min}`.
+    """
+
+    def __init__(self, T: float = 1.0, snr_min: float = 1e-4) -> None:
+        if not 0 < snr_min < 1:
+            raise InputError(f"OU cosine g: snr_min {snr_min} must be in (0, 1)")
+        self.T, self.snr_min = float(T), float(snr_min)
+        self.u_max = 2 / math.pi * math.atan(snr_min**-0.5)
+
+    def _angle(self, t: Tensor) -> Tensor:
+        return 0.5 * math.pi * self.u_max * t / self.T
+
+    def g2(self, t: Tensor) -> Tensor:
+        a = self._angle(t)
+        rate = math.pi * self.u_max / self.T
+        return torch.exp(-2 * t) * rate * torch.tan(a) / torch.cos(a) ** 2
+
+    def variance(self, t: Tensor) -> Tensor:
+        return torch.exp(-2 * t) * torch.tan(self._angle(t)) ** 2
+
+
+class CallableG(GSchedule):
+    """Any :math:`g(t)` given as a function of a tensor; the variance is integrated numerically."""
+
+    def __init__(self, fn: Callable[[Tensor], Tensor]) -> None:
+        self.fn = fn
+
+    def g2(self, t: Tensor) -> Tensor:
+        return self.fn(t) ** 2
+
+
+def _gauss_legendre(n: int) -> tuple[Tensor, Tensor]:
+    """Nodes and weights of the ``n``-point Gauss–Legendre rule on [-1, 1] (Golub–Welsch)."""
+    k = torch.arange(1, n, dtype=torch.float64)
+    off = k / torch.sqrt(4 * k**2 - 1)
+    nodes, vecs = torch.linalg.eigh(torch.diag(off, 1) + torch.diag(off, -1))
+    return nodes, 2 * vecs[0] ** 2
+
+
+_GL_NODES, _GL_WEIGHTS = _gauss_legendre(64)
+
+
+def ou_variance_quadrature(g2: Callable[[Tensor], Tensor], t: Tensor) -> Tensor:
+    """:math:`\\int_0^t e^{-2(t-s)} g(s)^2 ds` by 64-point Gauss–Legendre (per ``t``)."""
+    t = _ft(t)
+    t64 = t.to(torch.float64)
+    s = 0.5 * t64.unsqueeze(-1) * (_GL_NODES + 1)  # (..., 64)
+    vals = torch.exp(-2 * (t64.unsqueeze(-1) - s)) * g2(s)
+    return (0.5 * t64 * (vals * _GL_WEIGHTS).sum(-1)).to(t.dtype)
+
+
+class OU(ForwardSDE):
+    r"""The course's Ornstein–Uhlenbeck form :math:`dX = -X\,dt + g(t)\,dB`.
+
+    .. math:: X_t \mid x_0 \sim \mathcal N\Big(e^{-t}x_0,\;
+        \int_0^t e^{-2(t-s)} g(s)^2\, ds\; I\Big)
+
+    (the factor 2 in the exponent: the variance solves :math:`v' = -2v + g^2`).
+
+    Args:
+        g: a :class:`GSchedule` (``ConstantG``, ``LinearG``, ``CosineSNRG``) or a callable.
+        T: the end time.
+        t_eps: the smallest time.
+    """
+
+    def __init__(self, g: GSchedule | Callable[[Tensor], Tensor] | None = None, T: float = 5.0,
+                 t_eps: float = 1e-4) -> None:
+        if T <= 0 or not 0 < t_eps < T:
+            raise InputError(f"OU: need 0 < t_eps < T, got t_eps={t_eps}, T={T}")
+        self.gs = ConstantG() if g is None else g if isinstance(g, GSchedule) else CallableG(g)
+        self.T, self.t_eps = float(T), float(t_eps)
+
+    def f(self, t: Tensor) -> Tensor:
+        return -torch.ones_like(_ft(t))
+
+    def g2(self, t: Tensor) -> Tensor:
+        return self.gs.g2(t)
+
+    def log_alpha(self, t: Tensor) -> Tensor:
+        return -_ft(t)
+
+    def var(self, t: Tensor) -> Tensor:
+        t = _ft(t)
+        v = self.gs.variance(t)
+        return ou_variance_quadrature(self.gs.g2, t) if v is None else v
+
+
+class VP(ForwardSDE):
+    r"""The variance-preserving SDE :math:`dX = -\frac12\beta(t)X\,dt + \sqrt{\beta(t)}\,dB`.
+
+    With :math:`\beta(t) = \beta_0 + t(\beta_1 - \beta_0)` and
+    :math:`B(t) = \int_0^t\beta`: :math:`\alpha_t = e^{-B/2}`, :math:`\sigma_t^2 = 1 - e^{-B}`.
+    ``sub=True`` gives the sub-VP SDE: :math:`g^2 = \beta(1 - e^{-2B})`,
+    :math:`\sigma_t^2 = (1 - e^{-B})^2`.
+    """
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, T: float = 1.0,
+                 t_eps: float = 1e-3, sub: bool = False) -> None:
+        if not 0 <= beta_min <= beta_max or beta_max <= 0:
+            raise InputError(f"VP: need 0 <= beta_min <= beta_max, beta_max > 0; got "
+                             f"{beta_min}, {beta_max}")
+        if T <= 0 or not 0 < t_eps < T:
+            raise InputError(f"VP: need 0 < t_eps < T, got t_eps={t_eps}, T={T}")
+        self.beta_min, self.beta_max, self.T, self.t_eps = beta_min, beta_max, T, t_eps
+        self.sub = sub
+
+    def beta(self, t: Tensor) -> Tensor:
+        return self.beta_min + _ft(t) * (self.beta_max - self.beta_min)
+
+    def big_b(self, t: Tensor) -> Tensor:
+        t = _ft(t)
+        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
+
+    def f(self, t: Tensor) -> Tensor:
+        return -0.5 * self.beta(t)
+
+    def g2(self, t: Tensor) -> Tensor:
+        b = self.beta(t)
+        return -b * torch.expm1(-2 * self.big_b(t)) if self.sub else b
+
+    def log_alpha(self, t: Tensor) -> Tensor:
+        return -0.5 * self.big_b(t)
+
+    def var(self, t: Tensor) -> Tensor:
+        v = -torch.expm1(-self.big_b(t))
+        return v**2 if self.sub else v
+
+
+def SubVP(beta_min: float = 0.1, beta_max: float = 20.0, T: float = 1.0,  # noqa: N802
+          t_eps: float = 1e-3) -> VP:
+    """The sub-VP SDE (Song et al. 2021, §3.4): ``VP(..., sub=True)``."""
+    return VP(beta_min, beta_max, T, t_eps, sub=True)
+
+
+class VE(ForwardSDE):
+    r"""The variance-exploding SDE :math:`dX = \sqrt{d\bar\sigma^2/dt}\,dB`,
+    :math:`\bar\sigma(t) = \sigma_{\min}(\sigma_{\max}/\sigma_{\min})^t`.
+
+    :math:`\alpha_t = 1`, :math:`g^2 = 2\bar\sigma(t)^2\log(\sigma_{\max}/\sigma_{\min})`
+    and the exact variance :math:`\sigma_t^2 = \bar\sigma(t)^2 - \sigma_{\min}^2`.
+    """
+
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, T: float = 1.0,
+                 t_eps: float = 1e-3) -> None:
+        if not 0 < sigma_min < sigma_max:
+            raise InputError(f"VE: need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+        if T <= 0 or not 0 < t_eps < T:
+            raise InputError(f"VE: need 0 < t_eps < T, got t_eps={t_eps}, T={T}")
+        self.sigma_min, self.sigma_max, self.T, self.t_eps = sigma_min, sigma_max, T, t_eps
+        self._log_ratio = math.log(sigma_max / sigma_min)
+
+    def f(self, t: Tensor) -> Tensor:
+        return torch.zeros_like(_ft(t))
+
+    def g2(self, t: Tensor) -> Tensor:
+        t = _ft(t)
+        rate = 2 * self._log_ratio / self.T
+        return rate * self.sigma_min**2 * torch.exp(rate * t)
+
+    def log_alpha(self, t: Tensor) -> Tensor:
+        return torch.zeros_like(_ft(t))
+
+    def var(self, t: Tensor) -> Tensor:
+        t = _ft(t)
+        return self.sigma_min**2 * torch.expm1(2 * self._log_ratio * t / self.T)
