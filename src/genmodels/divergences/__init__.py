@@ -32,8 +32,14 @@ from __future__ import annotations
 
 from .energy import energy_distance
 from .fdiv import F_DIVERGENCES, FDivergence, get_f_divergence, variational_bound
+from .frechet import frechet_distance, kid
+from .kernels import Energy, Gaussian, InverseMultiquadric, Kernel, Laplacian, multi_bandwidth
 from .kl import kl_gaussians
 from .mmd import median_bandwidth, mmd2
+from .montecarlo import MCEstimate, js_monte_carlo, kl_monte_carlo
+from .permutation import PermutationTest, mmd2_permutation_test
+from .sinkhorn import EntropicOT, entropic_ot, sinkhorn_divergence
+from .sliced import random_directions, sliced_wasserstein
 from .wasserstein import wasserstein2, wasserstein2_gaussians
 
 __all__ = [
@@ -41,10 +47,28 @@ __all__ = [
     "FDivergence",
     "get_f_divergence",
     "variational_bound",
+    "Energy",
+    "EntropicOT",
+    "Gaussian",
+    "InverseMultiquadric",
+    "Kernel",
+    "Laplacian",
+    "MCEstimate",
+    "PermutationTest",
     "energy_distance",
+    "entropic_ot",
+    "frechet_distance",
+    "js_monte_carlo",
+    "kid",
     "kl_gaussians",
+    "kl_monte_carlo",
     "median_bandwidth",
     "mmd2",
+    "mmd2_permutation_test",
+    "multi_bandwidth",
+    "random_directions",
+    "sinkhorn_divergence",
+    "sliced_wasserstein",
     "wasserstein2",
     "wasserstein2_gaussians",
 ]
