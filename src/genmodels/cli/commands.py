@@ -193,7 +193,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """``genmodels runs``: the runs under a directory with their final metrics."""
-    from ..report.runs import collect_runs
+    from ..report.runs import collect_runs, format_runs
 
     rows = collect_runs(Path(args.root))
     if args.json:
@@ -202,31 +202,36 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no runs under {args.root}", file=sys.stderr)
         return 0
-    for r in rows:
-        metrics = "  ".join(
-            f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items()) if k in
-            ("nll", "w2", "w2_floor", "mmd2", "bpd", "val_loss", "loss")
-        )
-        print(f"{r['path']}  {r['model']}  {r['data']}  step {r['step']}  {metrics}")
+    print(format_runs(rows))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """``genmodels compare``: several models, one budget, one table."""
+    """``genmodels compare``: several models, one budget, one report."""
     from ..report.compare import compare
 
-    if (args.steps is None) == (args.budget is None) and args.steps is not None:
-        raise InputError("give --steps or --budget, not both")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     budget = parse_budget(args.budget) if args.budget else None
     compare(args.data, models, out=Path(args.out), steps=args.steps, budget=budget,
-            seeds=args.seeds, overrides=_flat(args.set), progress=args.progress)
+            seeds=args.seeds, overrides=_flat(args.set), progress=args.progress,
+            title=args.title)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``genmodels demo``: one model of every family on built-in data, one report."""
-    from ..report.compare import demo
+    from ..report.demo import demo
 
-    demo(out=Path(args.out), steps=args.steps, progress=args.progress)
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"--steps {args.steps}: must be at least 1")
+    demo(out=Path(args.out), total=parse_budget(args.total), steps=args.steps,
+         max_steps=args.max_steps, progress=args.progress)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``genmodels report``: a report rebuilt from existing run directories."""
+    from ..report.rebuild import rebuild
+
+    rebuild(args.runs, Path(args.out), evaluate=args.evaluate, title=args.title)
     return 0

@@ -123,31 +123,59 @@ def build_parser() -> Parser:
     s.set_defaults(handler=commands.cmd_runs)
 
     s = sub.add_parser(
-        "compare", help="train several models with one budget and compare them",
-        epilog="Example:\n  genmodels compare --data checkerboard --models realnvp,nice "
-        "--steps 500 --out cmp",
+        "compare", help="train several models with one budget and compare them in a report",
+        description="Trains every model on the same data with the same budget (steps or wall "
+        "time), evaluates all with the same metrics (noise floors beside them) and writes "
+        "results.json, results.csv, figures/ (PNG and SVG) and a self-contained report.html.",
+        epilog="Examples:\n  genmodels compare --data checkerboard --models realnvp,nice,maf "
+        "--steps 500 --out cmp\n"
+        "  genmodels compare --data 8gaussians --models realnvp,maf --budget 2m --seeds 3 "
+        "--out cmp\n"
+        "  genmodels compare --data moons --models realnvp,maf --steps 300 "
+        "--set train.batch_size=128 --set maf:layers=3 --out cmp",
     )
     _help(s)
     s.add_argument("--data", required=True, help="a registered data set or a file")
     s.add_argument("--models", required=True, help="comma-separated family names")
-    s.add_argument("--steps", type=int, help="training steps per model")
-    s.add_argument("--budget", help="wall-clock budget per model, e.g. 90s, 5m")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int, help="training steps per model")
+    g.add_argument("--budget", help="wall-clock budget per model, e.g. 90s, 5m (the steps that "
+                   "fit are measured first, so the schedule completes)")
     s.add_argument("--seeds", type=int, default=1, help="seeds per model (default 1)")
     s.add_argument("--out", required=True, help="output directory")
+    s.add_argument("--title", help="the report's title")
     s.add_argument("--set", action="append", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override a config field for every model")
+                   help="override a config field for every model, or MODEL:KEY=VALUE for one")
     _progress_flags(s)
     s.set_defaults(handler=commands.cmd_compare)
 
     s = sub.add_parser(
-        "demo", help="the main job: every family that exists, compared on built-in data",
+        "demo", help="the main job: one model of every family, compared on built-in data",
+        description="Trains one model of every registered family kind on checkerboard (and "
+        "on digits when registered), sharing a training-time budget, and writes one report.",
         epilog="Example:\n  genmodels demo --out demo-report",
     )
     _help(s)
     s.add_argument("--out", default="demo-report", help="output directory (default demo-report)")
-    s.add_argument("--steps", type=int, default=1500, help="training steps per model")
+    s.add_argument("--time", default="150s", dest="total",
+                   help="training time shared by all models, e.g. 150s, 4m (default 150s)")
+    s.add_argument("--steps", type=int, help="fixed steps per model instead of --time")
+    s.add_argument("--max-steps", type=int, default=3000,
+                   help="cap on each model's steps under --time (default 3000)")
     _progress_flags(s)
     s.set_defaults(handler=commands.cmd_demo)
+
+    s = sub.add_parser(
+        "report", help="rebuild a comparison report from existing runs",
+        epilog="Example:\n  genmodels report runs/a runs/b --out report-ab",
+    )
+    _help(s)
+    s.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
+    s.add_argument("--out", required=True, help="output directory")
+    s.add_argument("--evaluate", action="store_true",
+                   help="re-evaluate every run (default: use its evaluation.json when present)")
+    s.add_argument("--title", help="the report's title")
+    s.set_defaults(handler=commands.cmd_report)
     return p
 
 

@@ -1,105 +1,160 @@
-"""A self-contained HTML report: figures embedded as data URIs, nothing from the network."""
+"""A self-contained HTML report: figures embedded as base64 data URIs, nothing from the network.
+
+One page, one section per data set: the metric table (one row per model, the mean over seeds
+when there are several, ``±`` its standard error or spread; the noise floor of every two-sample
+metric beside it; the best value of each column marked), then the figures.
+"""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
+from .columns import aggregate, arrow, best_values, fmt, is_best, metric_columns
+from .figures import Figure
 
-from ..core import DensityModel
-
-NO_FIGURES = "<p>No figures (matplotlib is not installed, or the data is not 2-D).</p>"
-
-
-def _figure_png(run: Any, n: int = 2000) -> str | None:
-    """Samples beside data for 2-D models, with the model's density as a heat-map."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    if tuple(run.model.event_shape) != (2,):
-        return None
-    data = run.dataset().test[:n]
-    x = run.sample(n, seed=0).cpu()
-    lo = torch.quantile(data, 0.005, dim=0) - 0.5
-    hi = torch.quantile(data, 0.995, dim=0) + 0.5
-    ncols = 3 if isinstance(run.model, DensityModel) else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(3.2 * ncols, 3.2), dpi=90)
-    axes[0].scatter(data[:, 0], data[:, 1], s=1, c="k", alpha=0.5)
-    axes[0].set_title("data")
-    axes[1].scatter(x[:, 0], x[:, 1], s=1, c="C0", alpha=0.5)
-    axes[1].set_title(f"{run.config.model} samples")
-    if ncols == 3:
-        g = 150
-        xs = torch.linspace(float(lo[0]), float(hi[0]), g)
-        ys = torch.linspace(float(lo[1]), float(hi[1]), g)
-        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)
-        lp = run.log_prob(grid).reshape(g, g)
-        axes[2].imshow(lp.exp(), origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]),
-                       cmap="viridis", aspect="auto")
-        axes[2].set_title("model density")
-    for ax in axes:
-        ax.set_xlim(float(lo[0]), float(hi[0]))
-        ax.set_ylim(float(lo[1]), float(hi[1]))
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+_CSS = """
+:root { --ink:#1d2430; --muted:#5b6577; --line:#e3e7ee; --best:#0b7a4b; --bg:#f7f8fb; }
+* { box-sizing: border-box; }
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+  background: var(--bg); margin: 0; }
+header { background: #17202e; color: #fff; padding: 22px 36px 18px; }
+header h1 { margin: 0 0 4px; font-size: 22px; font-weight: 600; }
+header p { margin: 0; color: #b8c2d3; font-size: 13px; }
+main { padding: 8px 36px 40px; max-width: 1500px; }
+section.data { background: #fff; border: 1px solid var(--line); border-radius: 10px;
+  padding: 18px 24px 12px; margin: 22px 0; box-shadow: 0 1px 2px rgba(0,0,0,.04); }
+h2 { font-size: 18px; margin: 0 0 10px; } h3 { font-size: 15px; margin: 22px 0 8px; }
+p.note { color: var(--muted); font-size: 12.5px; margin: 6px 0 14px; max-width: 980px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
+th, td { padding: 5px 11px; border-bottom: 1px solid var(--line); text-align: right;
+  white-space: nowrap; }
+th { background: #f0f2f6; font-weight: 600; position: sticky; top: 0; }
+td.name, th.name { text-align: left; font-weight: 600; }
+td.kind { text-align: left; color: var(--muted); }
+td.floor, th.floor { color: var(--muted); font-size: 12px; }
+td.best { color: var(--best); font-weight: 700; }
+td.best::after { content: " \\2605"; font-size: 11px; }
+span.se { color: var(--muted); font-size: 11px; font-weight: 400; }
+tbody tr:hover { background: #f7faff; }
+.figs { display: flex; flex-wrap: wrap; gap: 18px; }
+figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px;
+  padding: 10px; max-width: 100%; }
+figure img { display: block; max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: 12px; margin-top: 6px; max-width: 760px; }
+footer { color: var(--muted); font-size: 12px; padding: 0 36px 30px; }
+"""
 
 
-def write_report(path: Path, rows: list[dict[str, Any]], runs: list[Any], *, title: str) -> None:
-    """Writes ``report.html``: the metric table (best per column marked) and the figures."""
-    from .compare import best_values, table_columns
+@dataclass
+class Section:
+    """One data set's part of a report.
 
-    cols = table_columns(rows)
-    best = best_values(rows)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["model", "seed", *cols])
+    Attributes:
+        data: the data set's name (or file).
+        rows: one result row per run (model, seed, metrics, steps, times).
+        figures: the figures, in order.
+        notes: extra lines shown under the heading.
+    """
+
+    data: str
+    rows: list[dict[str, Any]]
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _cell(key: str, row: dict[str, Any], best: dict[str, float]) -> str:
+    v = row.get(key)
+    text = html.escape(fmt(v))
+    spread = row.get(f"{key}_se", row.get(f"{key}_sd"))
+    if isinstance(spread, float) and text:
+        text += f' <span class="se">± {html.escape(fmt(spread))}</span>'
+    cls = ' class="best"' if is_best(key, v, best) else ""
+    return f"<td{cls}>{text}</td>"
+
+
+def metric_table(rows: list[dict[str, Any]], *, table_id: str) -> str:
+    """The HTML table of one section: a row per model, floors beside their metric."""
+    agg = aggregate(rows)
+    cols = metric_columns(agg)
+    best = best_values(agg, cols)
+    head = ['<th class="name">model</th>', "<th>kind</th>"]
+    for c in cols:
+        head.append(f"<th>{html.escape(c)} {arrow(c)}</th>")
+        if any(f"{c}_floor" in r for r in agg):
+            head.append(f'<th class="floor">{html.escape(c)} floor</th>')
+    many = any(r.get("seeds", 1) > 1 for r in agg)
+    head += (["<th>seeds</th>"] if many else []) + ["<th>steps</th>", "<th>train s</th>"]
     body = []
-    for r in rows:
-        cells = [f"<td>{html.escape(str(r['model']))}</td>", f"<td>{r['seed']}</td>"]
+    for r in agg:
+        cells = [f'<td class="name">{html.escape(str(r["model"]))}</td>',
+                 f'<td class="kind">{html.escape(str(r.get("kind", "")))}</td>']
         for c in cols:
-            v = r.get(c)
-            text = f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
-            target = abs(v) if (c == "mmd2" and isinstance(v, float)) else v
-            mark = ' class="best"' if c in best and target == best[c] and len(rows) > 1 else ""
-            cells.append(f"<td{mark}>{html.escape(text)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    figures = []
-    for run in runs:
-        png = _figure_png(run)
-        if png:
-            figures.append(
-                f'<figure><img alt="{html.escape(run.config.model)} samples" '
-                f'src="data:image/png;base64,{png}"><figcaption>'
-                f"{html.escape(run.config.model)}</figcaption></figure>"
-            )
-    doc = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; }} th, td {{ padding: 4px 10px; border-bottom: 1px solid #ddd;
-text-align: right; }} th {{ background: #f3f3f3; }} td.best {{ font-weight: bold; color: #0a6; }}
-figure {{ display: inline-block; margin: 1em; }} img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>Lower is better for nll, kl_to_data, bpd, w2, mmd2 and energy; the best value of each column
-is in bold. <code>&lt;metric&gt;_floor</code> is the same metric between two independent real
-samples of the same size: a model cannot be told apart from the data below it.</p>
-<table id="results"><thead><tr>{head}</tr></thead><tbody>
-{chr(10).join(body)}
-</tbody></table>
-<h2>Samples</h2>
-{chr(10).join(figures) or NO_FIGURES}
+            cells.append(_cell(c, r, best))
+            if any(f"{c}_floor" in q for q in agg):
+                cells.append(f'<td class="floor">{html.escape(fmt(r.get(f"{c}_floor")))}</td>')
+        steps = r.get("steps")
+        cells += ([f"<td>{r.get('seeds', 1)}</td>"] if many else []) + [
+                  f"<td>{fmt(int(steps)) if isinstance(steps, (int, float)) else ''}</td>",
+                  f"<td>{fmt(r.get('train_s'))}</td>"]
+        body.append(f'<tr data-model="{html.escape(str(r["model"]))}">{"".join(cells)}</tr>')
+    return (f'<div class="scroll"><table class="results" id="{table_id}"><thead><tr>'
+            f'{"".join(head)}</tr></thead><tbody>\n{chr(10).join(body)}\n</tbody></table></div>')
+
+
+def _figure(f: Figure) -> str:
+    return (f'<figure id="fig-{html.escape(f.name)}"><img alt="{html.escape(f.name)}" '
+            f'src="data:image/png;base64,{f.png}"><figcaption>{html.escape(f.caption)}'
+            "</figcaption></figure>")
+
+
+LEGEND = (
+    "↓ lower is better, ↑ higher is better, →½ closest to 0.5 is better; ★ marks the best model "
+    "of each column. <em>floor</em> is the same two-sample metric between two independent "
+    "samples of real test data of the same size: a model at its floor cannot be told apart "
+    "from the data at this sample size. ± is the standard error (one seed) or the spread over "
+    "seeds. nll is in nats per example; kl_to_data = nll − entropy of the data."
+)
+
+
+def render(sections: list[Section], *, title: str, subtitle: str = "") -> str:
+    """The whole HTML document."""
+    parts = []
+    for i, s in enumerate(sections):
+        entropy = next((r["entropy"] for r in s.rows if isinstance(r.get("entropy"), float)),
+                       None)
+        extra = ([f"Entropy of the data distribution: {fmt(entropy)} nats (the floor of nll)."]
+                 if entropy is not None else [])
+        notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in s.notes + extra)
+        figs = "\n".join(_figure(f) for f in s.figures) or (
+            '<p class="note">No figures (matplotlib is not installed).</p>')
+        parts.append(
+            f'<section class="data" id="data-{i}"><h2>{html.escape(s.data)}</h2>{notes}'
+            f"{metric_table(s.rows, table_id='results' if i == 0 else f'results-{i}')}"
+            f'<p class="note">{LEGEND}</p><h3>Figures</h3><div class="figs">{figs}</div>'
+            "</section>"
+        )
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
+<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>
+<main>
+{chr(10).join(parts)}
+</main>
+<footer>Written by genmodels on {stamp}. Self-contained: every figure is embedded; PNG and SVG
+copies are in figures/ next to this file.</footer>
 </body></html>
 """
-    path.write_text(doc)
+
+
+def write_report(path: Path, sections: list[Section], *, title: str, subtitle: str = "") -> Path:
+    """Writes the report to ``path`` and returns it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(sections, title=title, subtitle=subtitle), encoding="utf-8")
+    return path

@@ -1,4 +1,4 @@
-"""Reading run directories back: ``genmodels runs``."""
+"""Reading run directories back: ``genmodels runs`` lists them with their final metrics."""
 
 from __future__ import annotations
 
@@ -52,3 +52,29 @@ def collect_runs(root: Path) -> list[dict[str, Any]]:
             "metrics": metrics,
         })
     return rows
+
+
+def format_runs(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of runs: path, model, data, step, final loss and evaluation metrics.
+
+    The metric columns are those of :func:`genmodels.report.columns.metric_columns` over the
+    runs' evaluations (two-sample metrics with their floor in brackets).
+    """
+    from .columns import fmt, metric_columns
+
+    flat = [r["metrics"] for r in rows]
+    cols = [c for c in metric_columns(flat) if not c.endswith("loss")][:6]
+    head = ["run", "model", "data", "step", "loss", *cols]
+    lines = [head]
+    for r in rows:
+        m = r["metrics"]
+        cells = [r["path"], r["model"], str(r["data"]), str(r["step"]), fmt(m.get("loss"))]
+        for c in cols:
+            s = fmt(m.get(c))
+            if isinstance(m.get(f"{c}_floor"), float):
+                s += f" [{fmt(m[f'{c}_floor'])}]"
+            cells.append(s)
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in lines)
