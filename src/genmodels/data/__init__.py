@@ -27,6 +27,8 @@ from .toy import TOYS, sample
 
 __all__ = ["Dataset", "Standardize", "load_dataset", "sample", "split_generator", "toy"]
 
+# images, tabular and targets are imported lazily (they pull in sklearn, PIL, pyarrow).
+
 _SPLITS = ("train", "val", "test")
 _MASK64 = (1 << 64) - 1
 
@@ -88,6 +90,20 @@ def _register_images() -> None:
 
 
 _register_images()
+
+
+def _register_maf() -> None:
+    from .tabular import MAF_NAMES, maf_dataset
+
+    dims = {"power": 6, "gas": 8, "hepmass": 21, "miniboone": 43, "bsds300": 63}
+    for name in MAF_NAMES:
+        register_dataset(DatasetEntry(
+            name, f"MAF tabular benchmark {name.upper()} ({dims[name]}-D; downloaded into "
+            "$GENMODELS_DATA, MAF preprocessing and splits)",
+            lambda config, _n=name: maf_dataset(_n, config)))
+
+
+_register_maf()
 
 
 def _looks_like_path(name: str) -> bool:

@@ -1,4 +1,4 @@
-"""User data files: ``.npy``, ``.npz``, ``.csv`` and ``.tsv``, read into float32 tensors.
+"""User data files (``.npy``, ``.npz``, ``.csv``, ``.tsv``, ``.parquet``) as float32 tensors.
 
 Every problem with a file is an :class:`~genmodels.errors.InputError` whose one-line message
 names the file and the place: ``path:line: ...`` for text files (lines and columns counted
@@ -38,7 +38,7 @@ __all__ = [
     "read_splits", "split_rows",
 ]
 
-SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
+SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".parquet")
 """The file extensions genmodels reads."""
 
 MMAP_BYTES = 64 * 2**20
@@ -300,6 +300,10 @@ def read_splits(path: str | Path, *, columns: str = "") -> dict[str, Tensor]:
         return _read_npy(p, cols)
     if suffix == ".npz":
         return _read_npz(p, cols)
+    if suffix == ".parquet":
+        from .tabular import read_parquet
+
+        return read_parquet(p, cols)
     return _read_text(p, cols)
 
 
