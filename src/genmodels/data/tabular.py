@@ -107,6 +107,8 @@ def prep_power(data: np.ndarray) -> tuple[np.ndarray, ...]:
     """MAF's POWER preprocessing of ``power/data.npy``."""
     rng = np.random.RandomState(42)
     data = np.array(data, dtype=np.float64)
+    if data.ndim != 2 or data.shape[1] != 8:
+        raise InputError(f"power/data.npy: shape {data.shape}, expected (N, 8)")
     rng.shuffle(data)
     n = data.shape[0]
     data = np.delete(data, 3, axis=1)
