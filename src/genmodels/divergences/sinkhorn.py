@@ -50,8 +50,16 @@ def _cost(a: Tensor, b: Tensor, p: int, scale: float) -> Tensor:
     return scale * (d2 if p == 2 else safe_sqrt(d2))
 
 
-def _softmin(a: Tensor, b: Tensor, h: Tensor, eps: float, p: int, scale: float) -> Tensor:
-    """``u_i = −ε log Σ_j exp(h_j − C(a_i, b_j)/ε)``, one block of rows at a time."""
+#: Cost matrices up to this many entries are computed once and kept (float64: 128 MiB).
+DENSE_ENTRIES = 2**24
+
+
+def _softmin(a: Tensor, b: Tensor, h: Tensor, eps: float, p: int, scale: float,
+             dense: Tensor | None = None) -> Tensor:
+    """``u_i = −ε log Σ_j exp(h_j − C(a_i, b_j)/ε)``, from ``dense = C`` when given, else one
+    block of rows at a time."""
+    if dense is not None:
+        return -eps * torch.logsumexp(h[None, :] - dense / eps, dim=1)
     rows = max(1, BLOCK_ENTRIES // max(b.shape[0], 1))
     out = [
         -eps * torch.logsumexp(h[None, :] - _cost(a[i : i + rows], b, p, scale) / eps, dim=1)
@@ -105,14 +113,16 @@ def entropic_ot(
     Potentials ``f``, ``g`` are updated by soft-min (log-sum-exp) c-transforms
     ``f_i = −ε log Σ_j b_j exp((g_j − C_ij)/ε)`` and ``g_j = −ε log Σ_i a_i exp((f_i −
     C_ij)/ε)`` (never forming ``exp(−C/ε)``, so small ``ε`` cannot underflow). ε starts at
-    the squared diameter and is multiplied by ``scaling`` until it reaches ``eps``
+    the diameter's cost and is multiplied by ``scaling`` until it reaches ``eps``
     (warm-started annealing, Schmitzer 2019); then iterations run until the largest change of
     ``f/ε`` (≈ the relative marginal error) is below ``tol``. The value is the dual
     ``⟨a, f⟩ + ⟨b, g⟩``, exact after a ``g`` update. With ``y = None`` the symmetric problem
     ``OT_ε(α, α)`` is solved with averaged updates ``f ← ½(f + T f)`` (Feydy et al. 2019).
 
     The gradient with respect to the points follows the envelope theorem (``Σ π ∇C``): no
-    graph is kept through the iterations. Cost matrices are never stored whole.
+    graph is kept through the iterations. The cost matrix is kept only up to
+    :data:`DENSE_ENTRIES` entries; beyond, it is recomputed in row blocks at every update
+    (memory O(block), so 10 000 × 10 000 points fit).
 
     Args:
         x: ``(n, *D)``.
@@ -137,28 +147,33 @@ def entropic_ot(
             e *= scaling
     with torch.no_grad():
         ad, bd = a.detach(), b.detach()
+        cab = cba = None
+        if n * m <= DENSE_ENTRIES:
+            cab = _cost(ad, bd, p, cost_scale)
+            cba = cab if sym else cab.T.contiguous()
         f = a.new_zeros(n)
         g = b.new_zeros(m)
         converged, it = False, 0
         for e in schedule:  # one update per annealing step
             if sym:
-                f = 0.5 * (f + _softmin(ad, ad, la + f / e, e, p, cost_scale))
+                f = 0.5 * (f + _softmin(ad, ad, la + f / e, e, p, cost_scale, cab))
             else:
-                f = _softmin(ad, bd, lb + g / e, e, p, cost_scale)
-                g = _softmin(bd, ad, la + f / e, e, p, cost_scale)
+                f = _softmin(ad, bd, lb + g / e, e, p, cost_scale, cab)
+                g = _softmin(bd, ad, la + f / e, e, p, cost_scale, cba)
         for it in range(1, max_iter + 1):  # noqa: B007
             if sym:
-                f_new = 0.5 * (f + _softmin(ad, ad, la + f / eps, eps, p, cost_scale))
+                f_new = 0.5 * (f + _softmin(ad, ad, la + f / eps, eps, p, cost_scale, cab))
             else:
-                f_new = _softmin(ad, bd, lb + g / eps, eps, p, cost_scale)
-                g = _softmin(bd, ad, la + f_new / eps, eps, p, cost_scale)
+                f_new = _softmin(ad, bd, lb + g / eps, eps, p, cost_scale, cab)
+                g = _softmin(bd, ad, la + f_new / eps, eps, p, cost_scale, cba)
             delta = float((f_new - f).abs().max()) / eps
             f = f_new
             if delta < tol:
                 converged = True
                 break
         if sym:
-            f = _softmin(ad, ad, la + f / eps, eps, p, cost_scale)  # the fixed point, once more
+            # the fixed point, once more
+            f = _softmin(ad, ad, la + f / eps, eps, p, cost_scale, cab)
             g = f
         dual = f.mean() + g.mean()
     if not converged:
