@@ -15,6 +15,7 @@ from .sde import (
     LinearG,
     SubVP,
     expand,
+    integrate_scalar,
     ou_variance_quadrature,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "coefficients",
     "convert",
     "expand",
+    "integrate_scalar",
     "isotropic_mixture",
     "ou_variance_quadrature",
 ]

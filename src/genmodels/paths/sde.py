@@ -284,6 +284,14 @@ def _gauss_legendre(n: int) -> tuple[Tensor, Tensor]:
 _GL_NODES, _GL_WEIGHTS = _gauss_legendre(64)
 
 
+def integrate_scalar(fn: Callable[[Tensor], Tensor], a: Tensor | float,
+                     b: Tensor | float) -> Tensor:
+    """:math:`\\int_a^b \\mathrm{fn}(s)\\,ds` by 64-point Gauss–Legendre (float64 scalars)."""
+    a64, b64 = _ft(a).to(torch.float64), _ft(b).to(torch.float64)
+    s = 0.5 * (b64 - a64) * _GL_NODES + 0.5 * (a64 + b64)
+    return 0.5 * (b64 - a64) * (fn(s) * _GL_WEIGHTS).sum()
+
+
 def ou_variance_quadrature(g2: Callable[[Tensor], Tensor], t: Tensor) -> Tensor:
     """:math:`\\int_0^t e^{-2(t-s)} g(s)^2 ds` by 64-point Gauss–Legendre (per ``t``)."""
     t = _ft(t)

@@ -1,0 +1,114 @@
+r"""The score-based diffusion model: a denoiser network on a forward SDE.
+
+The network :math:`F_\theta(c_\mathrm{in}(t)\,x_t, t/T)` predicts one of noise, data,
+velocity or score (``prediction``), with :math:`c_\mathrm{in} = (\alpha_t^2 + \sigma_t^2)^{-1/2}`
+keeping its input at unit scale for unit-scale data, whatever the process (VE included).
+Every sampler and the likelihood consume the score
+:math:`s_\theta = \mathrm{convert}(F_\theta, \text{prediction} \to \text{score})`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ...core import DensityModel, IterativeModel
+from ...errors import InputError
+from ...paths import coefficients, convert, expand
+from ...paths.sde import ForwardSDE
+from ...solvers import Solution
+from .likelihood import pf_ode_log_prob
+from .samplers import SAMPLERS, SamplerOptions, sample
+
+
+class ScoreDiffusion(IterativeModel, DensityModel):
+    """A diffusion model: sampling by the reverse SDE or the probability-flow ODE, density
+    by the probability-flow ODE.
+
+    Args:
+        net: ``net(x, t, cond) -> (B, *D)`` with ``t`` of ``(B,)`` in [0, 1].
+        sde: the forward process (a :class:`~genmodels.paths.ForwardSDE`).
+        event_shape: the shape ``D`` of one point.
+        prediction: ``"noise"``, ``"data"``, ``"velocity"`` or ``"score"``.
+        sampler: the default sampler (a name of :data:`SAMPLERS`).
+        nfe: the default number of network evaluations.
+        options: sampler knobs (:class:`SamplerOptions`).
+        likelihood: keyword arguments of :func:`pf_ode_log_prob` (solver, steps, probes…);
+            ``exact_max_dim`` sets where the exact divergence gives way to Hutchinson.
+    """
+
+    def __init__(self, net: nn.Module, sde: ForwardSDE, event_shape: tuple[int, ...], *,
+                 prediction: str = "noise", sampler: str = "dpm-solver++", nfe: int = 20,
+                 options: SamplerOptions | None = None, likelihood: dict | None = None) -> None:
+        super().__init__()
+        if sampler not in SAMPLERS:
+            raise InputError(f"sampler {sampler!r}: unknown (known: {', '.join(SAMPLERS)})")
+        if nfe < 1:
+            raise InputError(f"nfe {nfe} must be >= 1")
+        self.net, self.sde = net, sde
+        self.event_shape = tuple(event_shape)
+        self.prediction = prediction
+        self.samplers = (sampler, *[s for s in SAMPLERS if s != sampler])
+        self.default_nfe = nfe
+        self.options = options or SamplerOptions()
+        lk = dict(likelihood or {})
+        self.exact_max_dim = int(lk.pop("exact_max_dim", 16))
+        self.probe_seed = int(lk.pop("seed", 0))
+        self.likelihood_kwargs = lk
+        self.exact_trace = math.prod(self.event_shape) <= self.exact_max_dim
+        self.log_prob_kind = "exact" if self.exact_trace else "estimate"
+        self.last_nfe = 0
+
+    # ---- the network and its conversions -------------------------------------------------
+    def predict(self, x: Tensor, t: Tensor, kind: str = "noise", *,
+                cond: Tensor | None = None) -> Tensor:
+        """The network's prediction at ``(x, t)`` as ``kind`` (``t``: scalar or ``(B,)``)."""
+        t = torch.as_tensor(t, dtype=torch.float64, device=x.device)
+        if t.dim() == 0:
+            t = t.expand(x.shape[0])
+        c = coefficients(self.sde, t)
+        c_in = expand((c.alpha**2 + c.sigma**2).rsqrt(), x).to(x.dtype)
+        out = self.net(c_in * x, (t / self.sde.T).to(x.dtype), cond)
+        c32 = type(c)(*(v.to(x.dtype) for v in (c.alpha, c.sigma, c.d_alpha, c.d_sigma)))
+        return convert(out, self.prediction, kind, x, c32)
+
+    def score(self, x: Tensor, t: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """:math:`s_\\theta(x, t) \\approx \\nabla_x \\log q_t(x)`."""
+        return self.predict(x, t, "score", cond=cond)
+
+    # ---- sampling ------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_with_info(self, n: int, *, cond: Tensor | None = None,
+                         generator: torch.Generator | None = None, sampler: str | None = None,
+                         nfe: int | None = None) -> Solution:
+        """Draws ``n`` points and reports the network evaluations used (``Solution.nfe``)."""
+        name = sampler or self.samplers[0]
+        budget = self.default_nfe if nfe is None else nfe
+        if cond is not None and cond.shape[0] != n:
+            raise ValueError(f"cond has {cond.shape[0]} rows for {n} samples")
+        x = self.sde.prior_sample((n, *self.event_shape), generator=generator,
+                                  device=self.device)
+        sol = sample(name, lambda t, y: self.score(y, t, cond=cond), self.sde, x, nfe=budget,
+                     generator=generator, options=self.options)
+        self.last_nfe = sol.nfe
+        return sol
+
+    def sample(self, n: int, *, cond: Tensor | None = None,
+               generator: torch.Generator | None = None, sampler: str | None = None,
+               nfe: int | None = None) -> Tensor:
+        """Draws ``n`` points ``(n, *D)`` with ``sampler`` (default: the configured one)."""
+        return self.sample_with_info(n, cond=cond, generator=generator, sampler=sampler,
+                                     nfe=nfe).x
+
+    # ---- density -------------------------------------------------------------------------
+    def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """:math:`\\log p_\\theta(x)` in nats ``(B,)`` by the probability-flow ODE (exact trace
+        up to ``exact_max_dim`` coordinates, else a Hutchinson estimate with fixed probes)."""
+        g = torch.Generator(device=x.device).manual_seed(self.probe_seed)
+        lp, nfe = pf_ode_log_prob(lambda t, y: self.score(y, t, cond=cond), self.sde, x,
+                                  exact=self.exact_trace, generator=g,
+                                  **self.likelihood_kwargs)
+        self.last_nfe = nfe
+        return lp
