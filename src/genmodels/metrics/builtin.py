@@ -1,4 +1,5 @@
-"""The built-in metrics behind ``genmodels evaluate``: ``nll``, ``w2``, ``mmd2``, ``energy``.
+"""The built-in metrics of ``genmodels evaluate``: ``nll``, ``w2``, ``mmd2``, ``energy``,
+``sliced-w2``, ``sinkhorn``.
 
 Each is a function ``compute(ctx: EvalContext) -> dict[str, float]`` registered in
 :data:`genmodels.registry.METRICS`. A two-sample metric ``<name>`` compares the ``m`` shared
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from ..registry import MetricEntry, register_metric
@@ -120,12 +122,67 @@ def _energy(ctx: EvalContext, p: Tensor, q: Tensor) -> float:
 
 _mmd2_compute = two_sample("mmd2", _mmd2)
 
+#: Points per side of the permutation test and of the Sinkhorn metric; permutations.
+PVALUE_POINTS, PVALUE_PERMUTATIONS, SINKHORN_POINTS = 500, 200, 500
+#: The Sinkhorn metric's ε, as a fraction of the squared median bandwidth of the test data.
+SINKHORN_EPS_FRACTION = 0.1
+#: Directions of ``sliced-w2`` (drawn from a fixed seed: every model sees the same ones).
+SLICED_PROJECTIONS = 256
+
+
+def _fixed_generator(seed: int) -> torch.Generator:
+    """A generator of its own per metric: its draws never shift the model samples' stream."""
+    return torch.Generator().manual_seed(seed)
+
 
 def mmd2_with_bandwidth(ctx: EvalContext) -> dict[str, float]:
-    """``mmd2`` (unbiased, Gaussian kernel) with its floor and the bandwidth used."""
+    """``mmd2`` (unbiased, Gaussian kernel) with its floor, the bandwidth used and
+    ``mmd2_pvalue``: the permutation-test p-value of H0 "samples ~ data" on the first
+    ``min(m, 500)`` samples and points of A (200 permutations, fixed seed)."""
     out = _mmd2_compute(ctx)
     if "mmd2" in out:
-        out["mmd2_bandwidth"] = bandwidth(ctx)
+        from ..divergences import mmd2_permutation_test
+
+        h = bandwidth(ctx)
+        out["mmd2_bandwidth"] = h
+        k = min(ctx.n_eval, PVALUE_POINTS)
+        test = mmd2_permutation_test(
+            _flat(ctx.samples())[:k], _flat(ctx.half_a)[:k], bandwidth=h,
+            n_permutations=PVALUE_PERMUTATIONS, generator=_fixed_generator(1),
+        )
+        out["mmd2_pvalue"] = test.p_value
+        out["mmd2_pvalue_n"] = float(k)
+    return out
+
+
+def _sliced(ctx: EvalContext, p: Tensor, q: Tensor) -> float:
+    from ..divergences import random_directions, sliced_wasserstein
+
+    if "sliced_dirs" not in ctx.cache:
+        ctx.cache["sliced_dirs"] = random_directions(
+            SLICED_PROJECTIONS, p.shape[1], generator=_fixed_generator(2)
+        )
+    return float(sliced_wasserstein(p, q, p=2, projections=ctx.cache["sliced_dirs"]))
+
+
+def _sinkhorn(ctx: EvalContext, p: Tensor, q: Tensor) -> float:
+    from ..divergences import sinkhorn_divergence
+
+    eps = SINKHORN_EPS_FRACTION * bandwidth(ctx) ** 2
+    k = SINKHORN_POINTS
+    return float(sinkhorn_divergence(p[:k], q[:k], eps=eps, tol=1e-3))
+
+
+_sinkhorn_compute = two_sample("sinkhorn", _sinkhorn)
+
+
+def sinkhorn_metric(ctx: EvalContext) -> dict[str, float]:
+    """``sinkhorn`` / ``sinkhorn_floor``: the debiased Sinkhorn divergence (cost ‖x−y‖², in
+    squared data units) on the first ``min(m, 500)`` points, ε = 0.1·h² (``sinkhorn_eps``)."""
+    out = _sinkhorn_compute(ctx)
+    if "sinkhorn" in out:
+        out["sinkhorn_eps"] = SINKHORN_EPS_FRACTION * bandwidth(ctx) ** 2
+        out["sinkhorn_n"] = float(min(ctx.n_eval, SINKHORN_POINTS))
     return out
 
 
@@ -144,7 +201,7 @@ register(
 register(
     "mmd2",
     "unbiased MMD^2, Gaussian kernel, median-heuristic bandwidth of the test data; "
-    "mmd2_floor: test half B vs A",
+    "mmd2_floor: test half B vs A; mmd2_pvalue: permutation test (500 points, 200 perms)",
     mmd2_with_bandwidth,
 )
 register(
@@ -152,4 +209,17 @@ register(
     "squared energy distance 2E|X-Y| - E|X-X'| - E|Y-Y'| (V-statistic); "
     "energy_floor: test half B vs A",
     two_sample("energy", _energy),
+)
+register(
+    "sliced-w2",
+    "sliced_w2: sliced 2-Wasserstein distance (mean over 256 fixed directions of W2^2, then "
+    "sqrt), model samples vs test half A; sliced_w2_floor: B vs A",
+    two_sample("sliced_w2", _sliced),
+)
+register(
+    "sinkhorn",
+    "debiased Sinkhorn divergence S_eps, cost |x-y|^2, eps = 0.1 h^2 (h: median distance of "
+    "the test data), 500 points; sinkhorn_floor: B vs A (opt-in: not run by default)",
+    sinkhorn_metric,
+    default=False,
 )
