@@ -9,20 +9,18 @@ from genmodels.bijections import (
     ActNorm,
     AffineCoupling,
     Chain,
-    MaskedAutoregressive,
-    Permutation,
-    half_mask,
-)
-from genmodels.nn import MADE, MLP
-from genmodels.bijections import (
     Coupling,
     InvertibleConv1x1,
     Logit,
+    MaskedAutoregressive,
+    Permutation,
     RationalQuadratic,
     Sigmoid,
+    half_mask,
     squeeze,
 )
 from genmodels.distributions import GaussianMixture
+from genmodels.nn import MADE, MLP
 from genmodels.testing.bijections import (
     BIJECTION_CASES,
     IMAGE_CASES,

@@ -30,7 +30,7 @@ def checkerboard_mask(shape: Shape, flip: bool = False) -> Tensor:
 
 
 def channel_mask(shape: Shape, flip: bool = False) -> Tensor:
-    """The flat mask ``(C·H·W,)`` keeping the first ``C // 2`` channels (the rest with ``flip``)."""
+    """The flat mask ``(C·H·W,)`` keeping the first ``C // 2`` channels (the rest if ``flip``)."""
     c, h, w = shape
     keep = (torch.arange(c) < c // 2)[:, None].expand(c, h * w).reshape(-1)
     return ~keep if flip else keep

@@ -1,43 +1,58 @@
-"""Normalizing flows: coupling (NICE, RealNVP) and autoregressive (MAF) density models.
+"""Normalizing flows: coupling (NICE, RealNVP, Glow), autoregressive (MAF, IAF) and neural
+spline (autoregressive and coupling) density models, on points, vectors and images.
 
-Registers the families ``realnvp``, ``nice`` and ``maf``.
+Registers the families ``nice``, ``realnvp``, ``glow``, ``maf``, ``iaf``, ``nsf`` and
+``nsf-coupling``.
 """
 
 from ...registry import Family, register_family
-from .build import build_maf, build_nice, build_realnvp
-from .config import MAFConfig, NICEConfig, RealNVPConfig
+from .build import (
+    build_glow,
+    build_iaf,
+    build_maf,
+    build_nice,
+    build_nsf,
+    build_nsf_coupling,
+    build_realnvp,
+)
+from .config import GlowConfig, MAFConfig, NICEConfig, NSFConfig, RealNVPConfig
 from .model import Flow
 from .objective import MaximumLikelihood
 
 __all__ = [
     "Flow",
+    "GlowConfig",
     "MAFConfig",
     "MaximumLikelihood",
     "NICEConfig",
+    "NSFConfig",
     "RealNVPConfig",
+    "build_glow",
+    "build_iaf",
     "build_maf",
     "build_nice",
+    "build_nsf",
+    "build_nsf_coupling",
     "build_realnvp",
 ]
 
-register_family(Family(
-    name="realnvp",
-    description="RealNVP: affine coupling flow (Dinh et al., 2017)",
-    kind="flow",
-    config=RealNVPConfig,
-    build=build_realnvp,
-))
-register_family(Family(
-    name="nice",
-    description="NICE: additive coupling flow with diagonal scaling (Dinh et al., 2015)",
-    kind="flow",
-    config=NICEConfig,
-    build=build_nice,
-))
-register_family(Family(
-    name="maf",
-    description="MAF: masked autoregressive flow (Papamakarios et al., 2017)",
-    kind="flow",
-    config=MAFConfig,
-    build=build_maf,
-))
+_FAMILIES = (
+    ("realnvp", "RealNVP: affine coupling flow, multiscale on images (Dinh et al., 2017)",
+     RealNVPConfig, build_realnvp),
+    ("nice", "NICE: additive coupling flow with diagonal scaling (Dinh et al., 2015)",
+     NICEConfig, build_nice),
+    ("glow", "Glow: ActNorm, LU 1x1 convolution and affine coupling (Kingma & Dhariwal, 2018)",
+     GlowConfig, build_glow),
+    ("maf", "MAF: masked autoregressive flow (Papamakarios et al., 2017)", MAFConfig,
+     build_maf),
+    ("iaf", "IAF: inverse autoregressive flow, one-pass sampling (Kingma et al., 2016)",
+     MAFConfig, build_iaf),
+    ("nsf", "NSF: autoregressive rational-quadratic neural spline flow (Durkan et al., 2019)",
+     NSFConfig, build_nsf),
+    ("nsf-coupling", "NSF (coupling): rational-quadratic spline couplings (Durkan et al., 2019)",
+     NSFConfig, build_nsf_coupling),
+)
+
+for _name, _description, _config, _build in _FAMILIES:
+    register_family(Family(name=_name, description=_description, kind="flow", config=_config,
+                           build=_build))
