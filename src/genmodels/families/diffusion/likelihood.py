@@ -13,6 +13,8 @@ solve, otherwise (Grathwohl et al. 2019; Song et al. 2021, App. D).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -46,7 +48,8 @@ def divergence(fn: ScoreFn, t: Tensor, x: Tensor, probes: Tensor | None) -> tupl
 def pf_ode_log_prob(score: ScoreFn, sde: ForwardSDE, x: Tensor, *, solver: str = "rk4",
                     steps: int = 32, grid: str = "logsnr", exact: bool = True,
                     probes: int = 1, generator: torch.Generator | None = None,
-                    rtol: float = 1e-5, atol: float = 1e-5) -> tuple[Tensor, int]:
+                    rtol: float = 1e-5, atol: float = 1e-5,
+                    prior: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, int]:
     """:math:`\\log p(x)` in nats ``(B,)`` by the probability-flow ODE, and the NFE used.
 
     Args:
@@ -59,6 +62,7 @@ def pf_ode_log_prob(score: ScoreFn, sde: ForwardSDE, x: Tensor, *, solver: str =
         grid: the time grid of the fixed-step solvers (reversed: data to noise).
         exact: the exact divergence, else Hutchinson with ``probes`` Rademacher probes.
         generator: the source of the probes.
+        prior: :math:`\\log p_T` (default: the SDE's Gaussian prior).
     """
     shape = x.shape
     n = shape[0]
@@ -83,4 +87,5 @@ def pf_ode_log_prob(score: ScoreFn, sde: ForwardSDE, x: Tensor, *, solver: str =
         ts = sde.time_grid(steps, grid).flip(0)
         sol = integrate(augmented, z, ts, get_solver(solver))
     x_t = sol.x[:, :-1].reshape(shape)
-    return sde.prior_log_prob(x_t) + sol.x[:, -1], sol.nfe
+    log_p_t = (prior or sde.prior_log_prob)(x_t)
+    return log_p_t + sol.x[:, -1], sol.nfe

@@ -11,7 +11,8 @@ and :math:`\hat x_0 = (x - \sigma_t\hat\varepsilon)/\alpha_t`:
   :math:`x_s = \frac{\alpha_s}{\alpha_t}x_t + \alpha_s s_k\int_s^t \frac{g^2}{\alpha}
   + \alpha_s\sqrt{\rho_t - \rho_s}\,z`.
 * ``pc``: a Langevin corrector :math:`x \leftarrow x + \epsilon s + \sqrt{2\epsilon}z`,
-  :math:`\epsilon = 2(r\lVert z\rVert/\lVert s\rVert)^2` (signal-to-noise ratio ``r``), then
+  :math:`\epsilon = 2(r\overline{\lVert z\rVert}/\overline{\lVert s\rVert})^2` (batch means,
+  signal-to-noise ratio ``r``), then
   an ``em`` predictor (Song et al. 2021, Alg. 2–3).
 * ``euler``, ``heun``, ``rk4``, ``dopri5``: the probability-flow ODE
   :math:`\dot x = f x - \tfrac12 g^2 s`.
@@ -148,9 +149,10 @@ def _pc(score: ScoreFn, sde: ForwardSDE, x: Tensor, ts: Tensor, snr: float,
     for t0, t1 in zip(ts[:-1], ts[1:]):
         s = score(t0, x)  # Langevin corrector at t0
         z = _noise(x, generator)
-        ratio = z.flatten(1).norm(dim=1) / s.flatten(1).norm(dim=1).clamp_min(1e-12)
-        eps = expand(2 * (snr * ratio) ** 2, x)
-        x = x + eps * s + (2 * eps).sqrt() * z
+        # batch-mean norms, as Song et al.: per-point ratios explode where the score vanishes
+        ratio = z.flatten(1).norm(dim=1).mean() / s.flatten(1).norm(dim=1).mean().clamp_min(1e-12)
+        eps = 2 * (snr * float(ratio)) ** 2
+        x = x + eps * s + math.sqrt(2 * eps) * z
         h = float(t0 - t1)  # Euler–Maruyama predictor t0 -> t1
         g2 = float(sde.g2(_t(t0)))
         drift = sde.drift(x, t0) - g2 * score(t0, x)
