@@ -100,7 +100,8 @@ def maf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, np.ndarray
     members = {"data/power/data.npy": _npy_bytes(power),
                "data/miniboone/data.npy": _npy_bytes(mini),
                "data/hepmass/1000_train.csv": csv(hep_tr, head),
-               "data/hepmass/1000_test.csv": csv(hep_te, "# label,f0,f1,f2,mass,junk\n")}
+               "data/hepmass/1000_test.csv": csv(hep_te, "# label,f0,f1,f2,mass,junk\n"),
+               "data/gas/ethylene_CO.pickle": b"stand-in", "data/BSDS300/BSDS300.hdf5": b"x"}
     checksum = _tar(tmp_path / "data.tar.gz", members)
     monkeypatch.setitem(tabular.MAF_ARCHIVE, "url", (tmp_path / "data.tar.gz").as_uri())
     monkeypatch.setitem(tabular.MAF_ARCHIVE, "checksum", checksum)
@@ -130,6 +131,55 @@ def test_maf_power_miniboone_hepmass_preprocessing(maf: dict, tmp_path: Path) ->
     assert len(h.test) == int((maf["hep_te"][:, 0] == 1).sum())
     assert h.event_shape == (3,)  # 4 features, the one with 30 repeats of its minimum dropped
     assert (tmp_path / "cache" / "maf" / "power.npz").is_file()
+
+
+def test_gas_and_bsds300_read_through_pandas_and_h5py(
+        maf: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The archive paths and conversions of the two benchmarks stored as a pandas pickle and
+    HDF5, with stand-ins for pandas and h5py (neither is a dependency); and the message when
+    the library is missing."""
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(InputError, match="^gas: .*pip install pandas"):
+        load_dataset(DataConfig(name="gas"))
+    values = np.column_stack([RNG.normal(size=(50, 9)), np.arange(50)])
+    cols = [f"c{i}" for i in range(9)] + ["Time"]
+    seen: list[Path] = []
+
+    class Frame:
+        columns = cols
+
+        def to_numpy(self) -> np.ndarray:
+            return values
+
+    def read_pickle(path: Path) -> Frame:
+        seen.append(Path(path))
+        return Frame()
+
+    monkeypatch.setitem(sys.modules, "pandas", types.SimpleNamespace(read_pickle=read_pickle))
+    g = load_dataset(DataConfig(name="gas"))
+    assert seen[0].parts[-2:] == ("gas", "ethylene_CO.pickle")
+    assert g.event_shape == (9,) and (len(g.train), len(g.val), len(g.test)) == (41, 4, 5)
+    splits = {k: RNG.normal(size=(n, 63)) for k, n in
+              (("train", 20), ("validation", 5), ("test", 7))}
+
+    class File(dict):
+        def __init__(self, path: Path, mode: str) -> None:
+            super().__init__(splits)
+            assert Path(path).parts[-2:] == ("BSDS300", "BSDS300.hdf5") and mode == "r"
+
+        def __enter__(self) -> File:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setitem(sys.modules, "h5py", types.SimpleNamespace(File=File))
+    b = load_dataset(DataConfig(name="bsds300"))
+    assert torch.equal(b.test, torch.from_numpy(splits["test"].astype(np.float32)))
+    assert b.event_shape == (63,) and len(b.val) == 5
 
 
 def test_gas_correlated_columns_are_dropped() -> None:

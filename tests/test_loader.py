@@ -97,3 +97,30 @@ def test_cond_and_labels_follow_the_rows_and_small_data_is_one_batch() -> None:
     assert len(b) == 6 and len(loader) == 1
     assert torch.equal(b.y, b.x[:, 0].long() * 10)
     assert torch.equal(b.cond, b.x * 2)
+
+
+def test_one_path_for_dequantised_views_single_process_and_sharded(tmp_path: Path) -> None:
+    """The same Prepared view (a memory map, dequantised per batch) through one loader and
+    through two DistributedSampler-style shards: the shards are the single-process epoch's
+    permutation split rank::2, and the per-batch noise differs between ranks."""
+    from genmodels.data import Standardize
+    from genmodels.data.loader import Rows
+    from genmodels.data.preprocess import Prepared
+
+    values = np.arange(64, dtype=np.float64) % 17  # column 0: the row number, 1: a level
+    p = tmp_path / "x.npy"
+    np.save(p, np.column_stack([np.arange(64), values]))
+    mm = np.load(p, mmap_mode="r")
+    view = Prepared(Rows(mm, np.arange(64)), Standardize.identity((2,)), levels=17)
+    single = BatchLoader(view, 8, seed=5)
+    r0 = BatchLoader(view, 8, seed=5, rank=0, world_size=2)
+    r1 = BatchLoader(view, 8, seed=5, rank=1, world_size=2)
+    a = torch.cat([next(r0).x for _ in range(4)])
+    b = torch.cat([next(r1).x for _ in range(4)])
+    perm = single.permutation(0)
+    assert torch.equal(a[:, 0].floor().long(), perm[0::2])
+    assert torch.equal(b[:, 0].floor().long(), perm[1::2])
+    assert torch.equal(a[:, 1].floor(), torch.from_numpy(values[perm[0::2].numpy()]).float())
+    frac_a, frac_b = a - a.floor(), b - b.floor()
+    assert not torch.equal(frac_a, frac_b)
+    assert ((frac_a > 0) & (frac_a < 1)).all()

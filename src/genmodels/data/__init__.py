@@ -77,30 +77,44 @@ def _register_toys() -> None:
 _register_toys()
 
 
-def _register_images() -> None:
-    from . import images
+def _digits(config: Any) -> Dataset:
+    from .images import digits
 
+    return digits(config)
+
+
+def _mnist(name: str, config: Any) -> Dataset:
+    from .images import mnist
+
+    return mnist(name, config)
+
+
+def _register_images() -> None:
     register_dataset(DatasetEntry(
         "digits", "scikit-learn 8x8 digits (1,797 images, 17 levels, 10 classes; offline)",
-        images.digits))
+        _digits))
     for name, what in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST")):
         register_dataset(DatasetEntry(
             name, f"{what} 28x28 (256 levels, 10 classes; downloaded into $GENMODELS_DATA)",
-            lambda config, _n=name: images.mnist(_n, config)))
+            lambda config, _n=name: _mnist(_n, config)))
 
 
 _register_images()
 
 
-def _register_maf() -> None:
-    from .tabular import MAF_NAMES, maf_dataset
+def _maf(name: str, config: Any) -> Dataset:
+    from .tabular import maf_dataset
 
+    return maf_dataset(name, config)
+
+
+def _register_maf() -> None:
     dims = {"power": 6, "gas": 8, "hepmass": 21, "miniboone": 43, "bsds300": 63}
-    for name in MAF_NAMES:
+    for name, d in dims.items():
         register_dataset(DatasetEntry(
-            name, f"MAF tabular benchmark {name.upper()} ({dims[name]}-D; downloaded into "
+            name, f"MAF tabular benchmark {name.upper()} ({d}-D; downloaded into "
             "$GENMODELS_DATA, MAF preprocessing and splits)",
-            lambda config, _n=name: maf_dataset(_n, config)))
+            lambda config, _n=name: _maf(_n, config)))
 
 
 _register_maf()

@@ -105,10 +105,10 @@ class Standardize:
             return cls(torch.zeros(shape), torch.ones(shape), k if lg else 0.0,
                        float(logit_alpha or 0.0))
         g = torch.Generator().manual_seed(seed)
-        n = len(x)
-        total = torch.zeros(shape, dtype=torch.float64)
-        total_sq = torch.zeros(shape, dtype=torch.float64)
-        for start in range(0, n, chunk):
+        n = 0
+        mean = torch.zeros(shape, dtype=torch.float64)
+        m2 = torch.zeros(shape, dtype=torch.float64)
+        for start in range(0, len(x), chunk):
             part = x[start:start + chunk]
             t = part if isinstance(part, Tensor) else torch.as_tensor(np.asarray(part))
             t = t.to(torch.float32)
@@ -117,11 +117,14 @@ class Standardize:
             if lg:
                 t = logit(t, k, float(logit_alpha))
             t = t.to(torch.float64)
-            total += t.sum(0)
-            total_sq += t.square().sum(0)
-        mean = total / n
-        var = (total_sq - n * mean.square()).clamp_min(0) / max(n - 1, 1)
-        std = var.sqrt()
+            # Chan et al.'s pairwise merge of (count, mean, M2): no cancellation for large means
+            nb = t.shape[0]
+            mb = t.mean(0)
+            delta = mb - mean
+            m2 = m2 + (t - mb).square().sum(0) + delta.square() * n * nb / (n + nb)
+            mean = mean + delta * nb / (n + nb)
+            n += nb
+        std = (m2 / max(n - 1, 1)).sqrt()
         std = torch.where(std > 1e-12, std, torch.ones_like(std))
         return cls(mean.to(torch.float32), std.to(torch.float32), k if lg else 0.0,
                    float(logit_alpha or 0.0))
