@@ -301,3 +301,299 @@ def test_kl_gaussians_diagonal_matches_torch_distributions() -> None:
     assert float(kl_gaussians(m0[0], v0[0], m0[0], v0[0])) == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(InputError):
         kl_gaussians(m0, torch.ones(4, 5), m1, v1)
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "biased"])
+def test_kernel_values_match_double_loop(estimator: str) -> None:
+    from genmodels.divergences import Energy, Gaussian, InverseMultiquadric, multi_bandwidth
+
+    g = _gen(20)
+    x, y = torch.randn(7, 3, generator=g), torch.randn(9, 3, generator=g) + 0.5
+    xn, yn = x.double().numpy(), y.double().numpy()
+    imq = lambda a, b: (1.5**2 + float(np.sum((a - b) ** 2))) ** -0.5  # noqa: E731
+    assert float(mmd2(x, y, kernel=InverseMultiquadric(1.5), estimator=estimator)) == (
+        pytest.approx(_brute_mmd2(xn, yn, imq, estimator), rel=1e-10))
+    assert float(mmd2(x, y, kernel="imq", bandwidth=1.5, estimator=estimator)) == (
+        pytest.approx(_brute_mmd2(xn, yn, imq, estimator), rel=1e-10))
+    # the energy kernel −‖a−b‖ makes MMD² the energy distance exactly
+    assert float(mmd2(x, y, kernel=Energy(), estimator=estimator)) == pytest.approx(
+        float(energy_distance(x, y, estimator=estimator)), rel=1e-12)
+    # multi-bandwidth = the sum of Gaussians at median × scales
+    h = median_bandwidth(x, y)
+    scales = (0.5, 1.0, 2.0)
+    ksum = lambda a, b: sum(_gauss(h * s)(a, b) for s in scales)  # noqa: E731
+    assert float(mmd2(x, y, kernel=multi_bandwidth(scales), estimator=estimator)) == (
+        pytest.approx(_brute_mmd2(xn, yn, ksum, estimator), rel=1e-10))
+    assert float(mmd2(x, y, kernel=Gaussian(1.3), estimator=estimator)) == pytest.approx(
+        float(mmd2(x, y, bandwidth=1.3, estimator=estimator)), rel=1e-12)
+
+
+def test_gaussian_kernel_mmd_between_gaussians_matches_closed_form() -> None:
+    """For P = N(0, s²I), Q = N(μ, s²I) and k = exp(−‖a−b‖²/(2h²)) in d dims:
+    E k(X, X') = (h²/(h²+2s²))^{d/2}, E k(X, Y) = the same · exp(−‖μ‖²/(2(h²+2s²)))."""
+    d, s, h = 2, 1.0, 1.5
+    mu = torch.tensor([1.0, 0.5])
+    base = (h * h / (h * h + 2 * s * s)) ** (d / 2)
+    exact = 2 * base * (1 - math.exp(-float(mu @ mu) / (2 * (h * h + 2 * s * s))))
+    g = _gen(21)
+    x, y = torch.randn(3000, 2, generator=g), torch.randn(3000, 2, generator=g) + mu
+    assert float(mmd2(x, y, bandwidth=h)) == pytest.approx(exact, abs=0.01)
+
+
+# ----------------------------------------------------------------------------- permutation
+
+
+def test_permutation_test_matches_brute_force_relabelling() -> None:
+    from genmodels.divergences import mmd2_permutation_test
+
+    g = _gen(22)
+    x, y = torch.randn(10, 2, generator=g), torch.randn(12, 2, generator=g) + 0.7
+    for estimator in ("unbiased", "biased"):
+        res = mmd2_permutation_test(x, y, bandwidth=1.0, estimator=estimator,
+                                    n_permutations=30, generator=_gen(5))
+        assert res.statistic == pytest.approx(float(mmd2(x, y, bandwidth=1.0,
+                                                         estimator=estimator)), rel=1e-10)
+        z = torch.cat([x, y])
+        keys = torch.rand(30, 22, generator=_gen(5))  # the same draws as the function's
+        ranks = keys.argsort(1).argsort(1)
+        null = [float(mmd2(z[r < 10], z[r >= 10], bandwidth=1.0, estimator=estimator))
+                for r in ranks]
+        exceed = sum(t >= res.statistic - 1e-12 * abs(res.statistic) for t in null)
+        assert res.p_value == pytest.approx((1 + exceed) / 31, abs=1e-12)
+
+
+def test_permutation_test_false_positive_rate_is_alpha() -> None:
+    """Under H0 (both samples N(0, I₂)), over 200 seeded draws, P(p ≤ 0.05) ≈ 0.05."""
+    from genmodels.divergences import mmd2_permutation_test
+
+    pvals = []
+    for seed in range(200):
+        g = _gen(1000 + seed)
+        x, y = torch.randn(30, 2, generator=g), torch.randn(30, 2, generator=g)
+        pvals.append(mmd2_permutation_test(x, y, n_permutations=99, generator=g).p_value)
+    pvals = np.array(pvals)
+    rate = float(np.mean(pvals <= 0.05))
+    assert 0.015 <= rate <= 0.095, rate  # binomial(200, 0.05): ±3 sd
+    assert 0.4 < float(np.mean(pvals)) < 0.6  # p-values uniform under H0
+    g = _gen(7)
+    x, y = torch.randn(30, 2, generator=g), torch.randn(30, 2, generator=g) + 1.5
+    assert mmd2_permutation_test(x, y, n_permutations=99, generator=g).p_value == 0.01
+
+
+# ----------------------------------------------------------------------------- Sinkhorn
+
+
+def test_entropic_ot_equals_pot_log_sinkhorn() -> None:
+    """Same plan as POT with reg = ε: ⟨π, M⟩ = ot.sinkhorn2, and OT_ε adds ε(Σπ log π +
+    log nm) (our regulariser is ε·KL(π‖a⊗b))."""
+    ot = pytest.importorskip("ot")
+    from genmodels.divergences import entropic_ot
+
+    g = _gen(23)
+    x, y = torch.randn(40, 2, generator=g), torch.randn(30, 2, generator=g) + 1.0
+    xn, yn = x.double().numpy(), y.double().numpy()
+    a, b, cost = np.full(40, 1 / 40), np.full(30, 1 / 30), ot.dist(xn, yn)
+    for eps in (0.5, 0.1):
+        r = entropic_ot(x, y, eps=eps, tol=1e-11, max_iter=20000)
+        plan = ot.sinkhorn(a, b, cost, eps, method="sinkhorn_log", stopThr=1e-13,
+                           numItermax=200000)
+        lin = float(ot.sinkhorn2(a, b, cost, eps, method="sinkhorn_log", stopThr=1e-13,
+                                 numItermax=200000))
+        assert r.converged and r.transport_cost == pytest.approx(lin, rel=1e-7)
+        full = lin + eps * (float(np.sum(plan * np.log(plan))) + math.log(40 * 30))
+        assert float(r.value) == pytest.approx(full, rel=1e-7)
+
+
+def test_sinkhorn_divergence_debiased_and_limits() -> None:
+    ot = pytest.importorskip("ot")
+    from genmodels.divergences import entropic_ot, sinkhorn_divergence
+
+    g = _gen(24)
+    x, y = torch.randn(50, 2, generator=g), torch.randn(45, 2, generator=g) + 1.0
+    eps = 0.2
+    s = float(sinkhorn_divergence(x, y, eps=eps, tol=1e-10, max_iter=20000))
+    parts = [float(entropic_ot(p, q, eps=eps, tol=1e-10, max_iter=20000).value)
+             for p, q in ((x, y), (x, None), (y, None))]
+    assert s == pytest.approx(parts[0] - 0.5 * (parts[1] + parts[2]), rel=1e-10)
+    # the symmetric solver (averaged updates) = the general alternating one on (x, x), which
+    # converges far more slowly there (the plan is nearly a permutation)
+    with pytest.warns(UserWarning, match="not converged"):
+        general = float(entropic_ot(x, x, eps=eps, tol=1e-12, max_iter=3000).value)
+    assert general == pytest.approx(parts[1], rel=1e-5)
+    assert s > 0
+    assert abs(float(sinkhorn_divergence(x, x, eps=eps))) < 1e-5  # tol-limited
+    # ε → 0: S_ε → W2² (the squared distance) of ot.emd2 with M = ‖x−y‖²
+    w2sq = float(ot.emd2([], [], ot.dist(x.double().numpy(), y.double().numpy())))
+    small = float(sinkhorn_divergence(x, y, eps=0.005, tol=1e-5, max_iter=20000))
+    assert small == pytest.approx(w2sq, rel=0.03)
+    assert wasserstein2(x, y) ** 2 == pytest.approx(w2sq, rel=1e-10)
+
+
+def test_sinkhorn_gradient_matches_finite_differences() -> None:
+    from genmodels.divergences import sinkhorn_divergence
+
+    g = _gen(25)
+    x = torch.randn(12, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(10, 2, generator=g, dtype=torch.float64) + 0.5
+    kw = dict(eps=0.3, tol=1e-13, max_iter=50000)
+    xr = x.clone().requires_grad_(True)
+    sinkhorn_divergence(xr, y, **kw).backward()
+    h = 1e-5
+    for i, j in ((0, 0), (3, 1), (11, 0)):
+        xp, xm = x.clone(), x.clone()
+        xp[i, j] += h
+        xm[i, j] -= h
+        fd = (float(sinkhorn_divergence(xp, y, **kw)) - float(sinkhorn_divergence(xm, y, **kw)))
+        assert float(xr.grad[i, j]) == pytest.approx(fd / (2 * h), rel=1e-4, abs=1e-8)
+
+
+def test_sinkhorn_blocked_equals_dense(monkeypatch: pytest.MonkeyPatch) -> None:
+    import genmodels.divergences.sinkhorn as sk
+
+    g = _gen(26)
+    x, y = torch.randn(30, 2, generator=g), torch.randn(20, 2, generator=g)
+    dense = float(sk.sinkhorn_divergence(x, y, eps=0.3, tol=1e-10))
+    monkeypatch.setattr(sk, "DENSE_ENTRIES", 0)
+    monkeypatch.setattr(sk, "BLOCK_ENTRIES", 64)  # 2–3 rows per block
+    assert float(sk.sinkhorn_divergence(x, y, eps=0.3, tol=1e-10)) == pytest.approx(
+        dense, rel=1e-10)
+
+
+def test_sinkhorn_matches_geomloss_with_half_cost() -> None:
+    """geomloss SamplesLoss('sinkhorn', p=2, blur=σ) = ours with cost_scale=½, ε = σ²
+    (up to geomloss' unconverged annealing; scaling 0.99 makes it converge)."""
+    geomloss = pytest.importorskip("geomloss")
+    from genmodels.divergences import sinkhorn_divergence
+
+    g = _gen(27)
+    x = torch.randn(60, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(50, 2, generator=g, dtype=torch.float64) + 0.8
+    sigma = 0.5
+    ref = float(geomloss.SamplesLoss("sinkhorn", p=2, blur=sigma, scaling=0.99,
+                                     backend="tensorized")(x, y))
+    ours = float(sinkhorn_divergence(x, y, eps=sigma**2, cost_scale=0.5, tol=1e-10))
+    assert ours == pytest.approx(ref, rel=1e-3)
+
+
+def test_sinkhorn_input_checks() -> None:
+    from genmodels.divergences import sinkhorn_divergence
+
+    x = torch.randn(5, 2)
+    for kw in (dict(eps=0.0), dict(eps=0.1, p=3), dict(eps=0.1, cost_scale=-1.0)):
+        with pytest.raises(InputError):
+            sinkhorn_divergence(x, x, **kw)
+    with pytest.warns(UserWarning, match="not converged"):
+        sinkhorn_divergence(x, x + 1, eps=1e-3, max_iter=2, scaling=0)
+
+
+# ----------------------------------------------------------------------------- sliced
+
+
+@pytest.mark.parametrize("sizes", [(80, 80), (70, 45)])
+def test_sliced_wasserstein_equals_pot_with_same_projections(sizes: tuple[int, int]) -> None:
+    ot = pytest.importorskip("ot")
+    from genmodels.divergences import random_directions, sliced_wasserstein
+
+    g = _gen(28)
+    x, y = torch.randn(sizes[0], 3, generator=g), torch.rand(sizes[1], 3, generator=g) * 2
+    theta = random_directions(20, 3, generator=_gen(1))
+    for p in (1, 2):
+        ref = ot.sliced_wasserstein_distance(x.double().numpy(), y.double().numpy(),
+                                             projections=theta.numpy().T, p=p)
+        assert float(sliced_wasserstein(x, y, p=p, projections=theta)) == pytest.approx(
+            float(ref), rel=1e-8)
+
+
+def test_sliced_wasserstein_in_1d_is_exact_w() -> None:
+    from scipy.stats import wasserstein_distance
+
+    from genmodels.divergences import sliced_wasserstein
+
+    g = _gen(29)
+    x, y = torch.randn(90, generator=g), torch.randn(60, generator=g) * 2 + 1
+    one = torch.ones(1, 1)
+    assert float(sliced_wasserstein(x, y, p=1, projections=one)) == pytest.approx(
+        wasserstein_distance(x.double().numpy(), y.double().numpy()), rel=1e-10)
+    assert float(sliced_wasserstein(x, y, p=2, projections=one)) == pytest.approx(
+        wasserstein2(x, y), rel=1e-8)
+    # seeded directions are reproducible; SW ≤ W2; gradients flow
+    x2, y2 = torch.randn(50, 4, generator=g), torch.randn(50, 4, generator=g) + 1
+    a = sliced_wasserstein(x2, y2, generator=_gen(3))
+    assert float(a) == float(sliced_wasserstein(x2, y2, generator=_gen(3)))
+    assert float(a) <= wasserstein2(x2, y2)
+    xr = x2.clone().requires_grad_(True)
+    sliced_wasserstein(xr, y2, generator=_gen(3)).backward()
+    assert torch.isfinite(xr.grad).all() and xr.grad.abs().sum() > 0
+
+
+# ----------------------------------------------------------------------------- Monte Carlo
+
+
+def test_kl_monte_carlo_matches_torch_distributions() -> None:
+    from torch.distributions import MultivariateNormal, kl_divergence
+
+    from genmodels.divergences import kl_monte_carlo
+
+    p = MultivariateNormal(torch.zeros(2), torch.tensor([[1.0, 0.5], [0.5, 2.0]]))
+    q = MultivariateNormal(torch.tensor([1.0, -0.5]), torch.eye(2) * 1.5)
+    torch.manual_seed(0)
+    x = p.sample((20000,))
+    est = kl_monte_carlo(p.log_prob(x), q.log_prob(x))
+    exact = float(kl_divergence(p, q))
+    assert abs(est.value - exact) < 4 * est.se and 0.003 < est.se < 0.02
+    assert kl_monte_carlo(p.log_prob(x), p.log_prob(x)).value == 0.0
+    with pytest.raises(InputError):
+        kl_monte_carlo(torch.zeros(3), torch.tensor([0.0, -math.inf, 0.0]))
+
+
+def test_js_monte_carlo_matches_quadrature() -> None:
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    from genmodels.divergences import js_monte_carlo
+
+    p, q = norm(0, 1), norm(1.5, 0.7)
+
+    def integrand(t: float) -> float:
+        pm = 0.5 * (p.pdf(t) + q.pdf(t))
+        return 0.5 * (p.pdf(t) * math.log(p.pdf(t) / pm) + q.pdf(t) * math.log(q.pdf(t) / pm))
+
+    exact = quad(integrand, -12, 12, limit=200)[0]
+    rng = np.random.default_rng(0)
+    x, y = p.rvs(20000, random_state=rng), q.rvs(15000, random_state=rng)
+    t = lambda v: torch.as_tensor(v)  # noqa: E731
+    est = js_monte_carlo(t(p.logpdf(x)), t(q.logpdf(x)), t(p.logpdf(y)), t(q.logpdf(y)))
+    assert abs(est.value - exact) < 4 * est.se and est.se < 0.005
+    assert 0 < est.value < math.log(2)
+    same = js_monte_carlo(t(p.logpdf(x)), t(p.logpdf(x)), t(p.logpdf(y)), t(p.logpdf(y)))
+    assert same.value == pytest.approx(0.0, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def test_frechet_distance_is_w2_squared_of_fitted_gaussians() -> None:
+    from genmodels.divergences import frechet_distance
+
+    g = _gen(30)
+    a = torch.randn(400, 5, generator=g, dtype=torch.float64)
+    fx = a @ torch.randn(5, 5, generator=g, dtype=torch.float64)
+    fy = torch.randn(300, 5, generator=g, dtype=torch.float64) * 1.5 + 0.3
+    ref = wasserstein2_gaussians(fx.mean(0), torch.cov(fx.T), fy.mean(0), torch.cov(fy.T)) ** 2
+    assert frechet_distance(fx, fy) == pytest.approx(ref, rel=1e-9)
+    assert abs(frechet_distance(fx, fx)) < 1e-8
+
+
+def test_kid_matches_polynomial_kernel_formula() -> None:
+    from genmodels.divergences import kid
+
+    g = _gen(31)
+    fx, fy = torch.randn(9, 4, generator=g), torch.randn(9, 4, generator=g) + 0.5
+    xn, yn = fx.double().numpy(), fy.double().numpy()
+    poly = lambda a, b: (float(a @ b) / 4 + 1.0) ** 3  # noqa: E731
+    mean, std = kid(fx, fy, n_subsets=3, subset_size=100)  # subset = everything
+    assert mean == pytest.approx(_brute_mmd2(xn, yn, poly, "unbiased"), rel=1e-10)
+    assert std == pytest.approx(0.0, abs=1e-12)
