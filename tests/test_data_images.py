@@ -214,3 +214,12 @@ def test_image_folder_bad_image_names_the_file(tmp_path: Path, bad: str) -> None
         expected = f"{p}: unreadable image"
     with pytest.raises(InputError, match="^" + re.escape(expected)):
         load_dataset(DataConfig(name=str(tmp_path)))
+
+
+def test_logit_needs_a_valid_alpha_and_unit_range_data() -> None:
+    with pytest.raises(InputError, match=r"^data\.logit: 0\.7 must be in \(0, 0\.5\)"):
+        Standardize.fit(torch.rand(10, 2), logit_alpha=0.7)
+    with pytest.raises(InputError, match=r"^data\.logit: continuous data must lie in \[0, 1\]"):
+        Standardize.fit(torch.randn(10, 2) + 5, logit_alpha=0.05)
+    s = Standardize.fit(torch.rand(10, 2), logit_alpha=0.05)  # unit data: K = 1
+    assert s.levels == 1.0 and s.log_det(torch.rand(3, 2)).shape == (3,)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import InputError
 from ..registry import DataInfo
 
 
@@ -100,6 +101,8 @@ class Standardize:
 
         k = float(levels) if levels else 1.0
         lg = logit_alpha is not None
+        if lg and not 0.0 < float(logit_alpha) < 0.5:
+            raise InputError(f"data.logit: {logit_alpha} must be in (0, 0.5) (0 turns it off)")
         shape = tuple(x.shape[1:])
         if not standardize:
             return cls(torch.zeros(shape), torch.ones(shape), k if lg else 0.0,
@@ -115,6 +118,10 @@ class Standardize:
             if levels:
                 t = dequantize(t, generator=g)
             if lg:
+                if not levels and (t.min() < 0 or t.max() > 1):
+                    raise InputError(f"data.logit: continuous data must lie in [0, 1] for the "
+                                     f"logit transform (rows {start}..: range "
+                                     f"[{float(t.min()):g}, {float(t.max()):g}])")
                 t = logit(t, k, float(logit_alpha))
             t = t.to(torch.float64)
             # Chan et al.'s pairwise merge of (count, mean, M2): no cancellation for large means
