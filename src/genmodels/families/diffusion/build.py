@@ -76,7 +76,8 @@ def build_diffusion(config: DiffusionConfig,
                   "grid": config.grid}
     model = ScoreDiffusion(make_network(config, info), make_sde(config), info.event_shape,
                            prediction=config.prediction, sampler=config.sampler,
-                           nfe=config.nfe, options=options, likelihood=likelihood)
+                           nfe=config.nfe, options=options, likelihood=likelihood,
+                           precondition=config.precondition, sigma_data=config.sigma_data)
     objective = DenoisingScoreMatching(config.weighting, config.t_sampling,
                                        config.min_snr_gamma)
     return model, objective

@@ -24,6 +24,9 @@ class DiffusionConfig:
         unet_base: the U-Net's channels at full resolution.
         unet_levels: the U-Net's downsamplings.
         prediction: what the network predicts: ``noise``, ``data``, ``velocity``, ``score``.
+        precondition: the network predicts the residual over the Gaussian-optimal prediction
+            (EDM-style skip and output scaling; extrapolates correctly in the tails).
+        sigma_data: the data scale :math:`s_d` that the preconditioning assumes.
         weighting: :math:`\\lambda(t)`: ``sigma2``, ``likelihood``, ``uniform``, ``min-snr``.
         min_snr_gamma: :math:`\\gamma` of ``min-snr``.
         t_sampling: training times: ``uniform`` or ``importance`` (:math:`\\propto g^2/\\sigma^2`).
@@ -48,6 +51,8 @@ class DiffusionConfig:
     unet_base: int = 32
     unet_levels: int = 2
     prediction: str = field(default="noise", metadata={"choices": PREDICTIONS})
+    precondition: bool = True
+    sigma_data: float = 1.0
     weighting: str = field(default="sigma2", metadata={"choices": WEIGHTINGS})
     min_snr_gamma: float = 5.0
     t_sampling: str = field(default="uniform", metadata={"choices": T_DENSITIES})

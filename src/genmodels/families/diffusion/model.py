@@ -1,10 +1,22 @@
 r"""The score-based diffusion model: a denoiser network on a forward SDE.
 
-The network :math:`F_\theta(c_\mathrm{in}(t)\,x_t, t/T)` predicts one of noise, data,
-velocity or score (``prediction``), with :math:`c_\mathrm{in} = (\alpha_t^2 + \sigma_t^2)^{-1/2}`
-keeping its input at unit scale for unit-scale data, whatever the process (VE included).
-Every sampler and the likelihood consume the score
-:math:`s_\theta = \mathrm{convert}(F_\theta, \text{prediction} \to \text{score})`.
+The network sees :math:`c_\mathrm{in} x_t` and :math:`t/T`, with
+:math:`c_\mathrm{in} = (\alpha_t^2 s_d^2 + \sigma_t^2)^{-1/2}` (unit-scale input whatever the
+process, VE included; :math:`s_d` is ``sigma_data``). Its output :math:`F_\theta` is one of
+noise, data, velocity or score (``prediction``). With ``precondition`` (the default) it is
+the residual over the prediction that is optimal for :math:`x_0 \sim \mathcal N(0, s_d^2 I)`:
+
+.. math:: \hat y = y^*(x_t) + J\,\sqrt{\mathrm{Var}(x_0 \mid x_t)}\,F_\theta, \qquad
+    \hat x_0^* = \frac{\alpha_t s_d^2}{\alpha_t^2 s_d^2 + \sigma_t^2}x_t, \qquad
+    \mathrm{Var}(x_0 \mid x_t) = \frac{s_d^2\sigma_t^2}{\alpha_t^2 s_d^2 + \sigma_t^2},
+
+where :math:`J = \partial y/\partial x_0` at fixed :math:`x_t` (1 for data,
+:math:`-\alpha/\sigma` for noise, :math:`\alpha/\sigma^2` for score,
+:math:`\dot\alpha - \dot\sigma\alpha/\sigma` for velocity). For data prediction this is
+the preconditioning of Karras et al. (2022, EDM, Table 1); for every target it makes the
+prediction extrapolate correctly far out in the tails, where a plain network saturates and
+the probability-flow ODE then throws samples away. Every sampler and the likelihood consume
+the score :math:`s_\theta = \mathrm{convert}(\hat y, \text{prediction} \to \text{score})`.
 """
 
 from __future__ import annotations
@@ -41,7 +53,8 @@ class ScoreDiffusion(IterativeModel, DensityModel):
 
     def __init__(self, net: nn.Module, sde: ForwardSDE, event_shape: tuple[int, ...], *,
                  prediction: str = "noise", sampler: str = "dpm-solver++", nfe: int = 20,
-                 options: SamplerOptions | None = None, likelihood: dict | None = None) -> None:
+                 options: SamplerOptions | None = None, likelihood: dict | None = None,
+                 precondition: bool = True, sigma_data: float = 1.0) -> None:
         super().__init__()
         if sampler not in SAMPLERS:
             raise InputError(f"sampler {sampler!r}: unknown (known: {', '.join(SAMPLERS)})")
@@ -50,6 +63,9 @@ class ScoreDiffusion(IterativeModel, DensityModel):
         self.net, self.sde = net, sde
         self.event_shape = tuple(event_shape)
         self.prediction = prediction
+        if sigma_data <= 0:
+            raise InputError(f"sigma_data {sigma_data} must be positive")
+        self.precondition, self.sigma_data = precondition, float(sigma_data)
         self.samplers = (sampler, *[s for s in SAMPLERS if s != sampler])
         self.default_nfe = nfe
         self.options = options or SamplerOptions()
@@ -69,9 +85,18 @@ class ScoreDiffusion(IterativeModel, DensityModel):
         if t.dim() == 0:
             t = t.expand(x.shape[0])
         c = coefficients(self.sde, t)
-        c_in = expand((c.alpha**2 + c.sigma**2).rsqrt(), x).to(x.dtype)
-        out = self.net(c_in * x, (t / self.sde.T).to(x.dtype), cond)
+        a, s, sd2 = c.alpha, c.sigma, self.sigma_data**2
+        denom = a**2 * sd2 + s**2
+        out = self.net(expand(denom.rsqrt(), x).to(x.dtype) * x, (t / self.sde.T).to(x.dtype),
+                       cond)
         c32 = type(c)(*(v.to(x.dtype) for v in (c.alpha, c.sigma, c.d_alpha, c.d_sigma)))
+        if self.precondition:
+            jac = {"data": torch.ones_like(a), "noise": -a / s, "score": a / s**2,
+                   "velocity": c.d_alpha - c.d_sigma * a / s}[self.prediction]
+            scale = jac * (sd2 * s**2 / denom).sqrt()
+            x0_star = expand((a * sd2 / denom).to(x.dtype), x) * x
+            out = convert(x0_star, "data", self.prediction, x, c32) + \
+                expand(scale.to(x.dtype), x) * out
         return convert(out, self.prediction, kind, x, c32)
 
     def score(self, x: Tensor, t: Tensor, *, cond: Tensor | None = None) -> Tensor:
