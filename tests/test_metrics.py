@@ -87,9 +87,12 @@ def test_registry_lists_the_builtin_metrics() -> None:
 
 def test_perfect_model_keys_finite_and_nll_at_entropy(perfect: dict[str, float]) -> None:
     expected = {"nll", "nll_se", "entropy", "entropy_se", "kl_to_data", "kl_to_data_se",
-                "w2", "w2_floor", "mmd2", "mmd2_floor", "mmd2_bandwidth", "energy",
-                "energy_floor", "n_eval"}
-    assert set(perfect) == expected
+                "w2", "w2_floor", "mmd2", "mmd2_floor", "mmd2_bandwidth", "mmd2_pvalue",
+                "mmd2_pvalue_n", "energy", "energy_floor", "sliced_w2", "sliced_w2_floor",
+                "c2st_acc", "c2st_acc_floor", "prdc_k", "n_eval"}
+    expected |= {f"prdc_{k}{f}" for k in ("precision", "recall", "density", "coverage")
+                 for f in ("", "_floor")}
+    assert set(perfect) == expected  # no fd/kid (not images), no ess, no mode coverage
     assert all(isinstance(v, float) and math.isfinite(v) for v in perfect.values())
     assert perfect["n_eval"] == 1000
     # the exact model's test NLL is a Monte-Carlo estimate of the entropy: within 3 SE
