@@ -21,10 +21,14 @@ class Dataset:
 
     Attributes:
         name: the registered name or the file path it came from.
-        train: training points, shape ``(N, *D)``, float32 (or a memory-mapped array
-            wrapped by :mod:`genmodels.data` for data sets larger than memory).
-        val: validation points or ``None``.
-        test: test points.
+        train: training points, shape ``(N, *D)``, float32 (or a lazy
+            :class:`~genmodels.data.loader.Rows` view of a memory-mapped ``.npy`` for data
+            sets larger than memory). For discrete data (``levels`` set) these are the raw
+            integer values; the trainer dequantises them batch by batch
+            (:mod:`genmodels.data.preprocess`).
+        val: validation points or ``None`` (discrete data: one fixed seeded dequantisation).
+        test: test points (discrete data: one fixed seeded dequantisation ``x + u``, so the
+            test NLL of a density on the level scale is the dequantised bound, no offset).
         train_labels, val_labels, test_labels: integer labels ``(N,)`` when the data has them.
         levels: the number of discrete levels per coordinate for discrete data (bits/dim
             uses it), ``None`` for continuous data.

@@ -138,6 +138,11 @@ def prep_hepmass(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, ...]:
     """MAF's HEPMASS preprocessing of the 1000_train/1000_test CSV values (label first)."""
     train = train[train[:, 0] == 1][:, 1:]
     test = test[test[:, 0] == 1][:, 1:-1]
+    if test.shape[1] != train.shape[1]:
+        # MAF aligns the columns by name (pandas); the published test file has one extra
+        # trailing column, dropped above, after which the two match position by position.
+        raise InputError(f"hepmass: 1000_test.csv has {test.shape[1]} feature columns after "
+                         f"dropping its last one, 1000_train.csv {train.shape[1]}")
     mu, s = train.mean(0), train.std(0, ddof=1)
     train, test = (train - mu) / s, (test - mu) / s
     drop = [i for i, f in enumerate(train.T) if sorted(Counter(f).items())[0][1] > 5]
@@ -154,9 +159,13 @@ def prep_miniboone(data: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _csv(path: Path) -> np.ndarray:
-    from .files import _read_text
-
-    return _read_text(path, [])["data"].numpy().astype(np.float64)
+    """A checksum-verified HEPMASS CSV (header line, then numbers), parsed by NumPy's C reader."""
+    try:
+        with open(path) as f:
+            lines = (ln.rstrip().rstrip(",") for ln in f)  # tolerate trailing delimiters
+            return np.loadtxt(lines, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
+    except (ValueError, OSError) as e:
+        raise InputError(f"{path}: {str(e).splitlines()[0]}") from None
 
 
 def _prepare(name: str, root: Path) -> tuple[np.ndarray, ...]:
