@@ -265,10 +265,10 @@ def test_training_from_a_memory_map_larger_than_the_budget(
     np.save(p, RNG.normal(size=(32768, 16)).astype(np.float64) * 3 + 1)
     assert p.stat().st_size > 4 * budget
     monkeypatch.setattr(files, "MMAP_BYTES", budget)
-    monkeypatch.setattr(files, "_ROWS_PER_CHUNK", 2048)
+    monkeypatch.setattr(files, "_ROWS_PER_CHUNK", 1024)
     tracemalloc.start()
     data = load_dataset(DataConfig(name=str(p), val_fraction=0.002, test_fraction=0.002))
-    std = Standardize.fit(data.train, chunk=2048)
+    std = Standardize.fit(data.train, chunk=1024)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert isinstance(data.train, Rows) and isinstance(data.train.data, np.memmap)
