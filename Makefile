@@ -32,6 +32,9 @@ demo: install
 	$(VENV)/bin/genmodels demo --out demo-report
 
 test: install
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (for the report's browser test)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
+	  || echo "warning: could not install chromium; tests/test_browser.py will fail"; }
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: install

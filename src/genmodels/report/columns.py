@@ -9,12 +9,15 @@ Directions (the best value of a column is marked):
 
 - lower is better: ``nll``, ``bpd``, ``kl_to_data``, ``w2``, ``mmd2`` (by ``|·|``: the unbiased
   estimate can be negative), ``energy``, Fréchet distances ``fd*``, ``kid*``, sliced and
-  Sinkhorn distances, anything ending in ``_kl`` or ``_loss``;
+  Sinkhorn distances, anything ending in ``_kl``, ``rkl`` (``mode_rkl``) or ``loss``;
 - higher is better: ``precision``, ``recall``, ``density``, ``coverage`` (PRDC), mode counts and
-  shares (``modes*``, ``mode_coverage*``, ``high_quality*``), ``ess*``;
+  shares (``modes``, ``hq_fraction``, ``mode_coverage*``), ``ess*``;
 - closest to ½ is best: ``c2st*`` (a classifier's accuracy at telling samples from data).
 
-Unknown metrics are shown but not marked.
+PRDC keys are read without their ``prdc_`` prefix; p-values, classifier scores (``cs_*``) and
+label entropies are higher-is-better. Keys ending in ``_se``, ``_sd``, ``_std``, ``_floor``,
+``_k``, ``_n``, ``_real``, ``_bandwidth`` or ``_total`` are companions or parameters of a
+metric, never columns of their own. Unknown metrics are shown but not marked.
 """
 
 from __future__ import annotations
@@ -24,26 +27,32 @@ from typing import Any
 
 #: Keys that are bookkeeping or parameters, never metric columns.
 HIDDEN = {"model", "kind", "seed", "steps", "train_s", "eval_s", "data", "n_eval",
-          "mmd2_bandwidth", "entropy", "entropy_se", "stopped", "path", "label", "seeds"}
+          "mmd2_bandwidth", "entropy", "entropy_se", "stopped", "path", "label", "seeds",
+          "modes_total"}
 
 _ORDER = ["nll", "bpd", "kl_to_data", "w2", "mmd2", "energy"]
 _LOWER = ("nll", "bpd", "kl_to_data", "w2", "mmd2", "energy", "fd", "kid", "sw", "sliced",
           "sinkhorn")
 _HIGHER = ("precision", "recall", "density", "coverage", "modes", "mode_", "high_quality",
-           "ess")
-_AUX = ("_se", "_floor", "_sd")
+           "hq_", "ess")
+_AUX = ("_se", "_floor", "_sd", "_std", "_k", "_n", "_real", "_bandwidth", "_total")
 
 
 def direction(key: str) -> str | None:
     """``"lower"``, ``"higher"``, ``"half"`` (closest to 0.5) or ``None`` (unknown)."""
     k = key.lower()
-    if k == "entropy" or k.endswith(_AUX):
+    if k == "entropy" or k.endswith(_AUX) or k.startswith("log_z"):
         return None
+    k = k.removeprefix("prdc_")
     if k.startswith("c2st"):
         return "half"
+    if "pvalue" in k or k.startswith(("cs_", "label_entropy")):
+        return "higher"
+    if k.endswith(("_kl", "rkl", "loss")) or k.startswith("iw_nll"):
+        return "lower"
     if k.startswith(_HIGHER):
         return "higher"
-    if k.startswith(_LOWER) or k.endswith(("_kl", "loss")):
+    if k.startswith(_LOWER):
         return "lower"
     return None
 

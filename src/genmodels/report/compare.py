@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..registry import get_family
-from .columns import aggregate, best_values, fmt, is_best, metric_columns
+from .columns import aggregate, best_values, direction, fmt, is_best, metric_columns
 
 #: Steps of the calibration fit that measures a model's speed for a wall-clock budget.
 CALIBRATION_STEPS = 15
@@ -215,11 +215,13 @@ def write_results(out: Path, rows: list[dict[str, Any]], *, title: str) -> None:
     (out / "results.csv").write_text(buf.getvalue())
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table, one line per model, floors in brackets, the best starred."""
+def format_table(rows: list[dict[str, Any]], max_columns: int = 7) -> str:
+    """A plain-text table, one line per model, floors in brackets, the best starred (the
+    first ``max_columns`` metrics; results.csv and the report have them all)."""
     agg = aggregate(rows)
     cols = metric_columns(agg)
     best = best_values(agg, cols)
+    cols = [c for c in cols if direction(c) is not None][:max_columns]
     head = ["model", "kind", *cols, "steps", "train_s"]
     lines = [head]
     for r in agg:

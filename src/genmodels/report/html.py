@@ -30,15 +30,16 @@ section.data { background: #fff; border: 1px solid var(--line); border-radius: 1
 h2 { font-size: 18px; margin: 0 0 10px; } h3 { font-size: 15px; margin: 22px 0 8px; }
 p.note { color: var(--muted); font-size: 12.5px; margin: 6px 0 14px; max-width: 980px; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
-th, td { padding: 5px 11px; border-bottom: 1px solid var(--line); text-align: right;
-  white-space: nowrap; }
-th { background: #f0f2f6; font-weight: 600; position: sticky; top: 0; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 12.5px; }
+th, td { padding: 5px 10px; vertical-align: top; border-bottom: 1px solid var(--line);
+  text-align: right; white-space: nowrap; }
+th { background: #f0f2f6; font-weight: 600; white-space: normal; vertical-align: bottom; }
 td.name, th.name { text-align: left; font-weight: 600; }
 td.kind { text-align: left; color: var(--muted); }
-td.floor, th.floor { color: var(--muted); font-size: 12px; }
+td div.fl { color: var(--muted); font-size: 11px; font-weight: 400; }
+td.na { color: #b7bfcc; }
 td.best { color: var(--best); font-weight: 700; }
-td.best::after { content: " \\2605"; font-size: 11px; }
+td.best::before { content: "\\2605 "; font-size: 11px; }
 span.se { color: var(--muted); font-size: 11px; font-weight: 400; }
 tbody tr:hover { background: #f7faff; }
 .figs { display: flex; flex-wrap: wrap; gap: 18px; }
@@ -73,6 +74,11 @@ def _cell(key: str, row: dict[str, Any], best: dict[str, float]) -> str:
     spread = row.get(f"{key}_se", row.get(f"{key}_sd"))
     if isinstance(spread, float) and text:
         text += f' <span class="se">± {html.escape(fmt(spread))}</span>'
+    if not text:
+        return '<td class="na">—</td>'
+    floor = row.get(f"{key}_floor")
+    if isinstance(floor, float):
+        text += f'<div class="fl">floor {html.escape(fmt(floor))}</div>'
     cls = ' class="best"' if is_best(key, v, best) else ""
     return f"<td{cls}>{text}</td>"
 
@@ -85,8 +91,6 @@ def metric_table(rows: list[dict[str, Any]], *, table_id: str) -> str:
     head = ['<th class="name">model</th>', "<th>kind</th>"]
     for c in cols:
         head.append(f"<th>{html.escape(c)} {arrow(c)}</th>")
-        if any(f"{c}_floor" in r for r in agg):
-            head.append(f'<th class="floor">{html.escape(c)} floor</th>')
     many = any(r.get("seeds", 1) > 1 for r in agg)
     head += (["<th>seeds</th>"] if many else []) + ["<th>steps</th>", "<th>train s</th>"]
     body = []
@@ -95,8 +99,6 @@ def metric_table(rows: list[dict[str, Any]], *, table_id: str) -> str:
                  f'<td class="kind">{html.escape(str(r.get("kind", "")))}</td>']
         for c in cols:
             cells.append(_cell(c, r, best))
-            if any(f"{c}_floor" in q for q in agg):
-                cells.append(f'<td class="floor">{html.escape(fmt(r.get(f"{c}_floor")))}</td>')
         steps = r.get("steps")
         cells += ([f"<td>{r.get('seeds', 1)}</td>"] if many else []) + [
                   f"<td>{fmt(int(steps)) if isinstance(steps, (int, float)) else ''}</td>",
