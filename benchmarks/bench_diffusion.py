@@ -1,0 +1,138 @@
+"""Diffusion samplers: W2 against NFE on 2-D sets, and quality at a small budget.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_diffusion.py [--steps 3000] [--quick]
+
+1. Trains ``vp-sde`` (default config, EMA 0.999) on 8gaussians, moons and checkerboard,
+   recording the steps and wall time.
+2. NFE curve on 8gaussians and moons: W2 (``--n-curve`` samples against as many test points)
+   for every distinct sampler at NFE in {5, 10, 20, 50, 100, 1000}; dopri5 at three
+   tolerances, with the NFE it used. Table + figure under ``benchmarks/results/``.
+3. Quality at <= 20 NFE: W2 of 5 000 samples against 5 000 test points on the three sets,
+   against the noise floor W2(5 000 training points, the same test points) and 1.5x it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, write_table  # noqa: E402
+
+import genmodels as gm  # noqa: E402
+from genmodels.divergences import wasserstein2  # noqa: E402
+
+NFES = (5, 10, 20, 50, 100, 1000)
+CURVE_SAMPLERS = ("dpm-solver++3", "dpm-solver++2", "dpm-solver-3", "dpm-solver-2", "ddim",
+                  "euler", "heun", "rk4", "em", "exp", "pc")
+TOLS = (1e-2, 1e-3, 1e-4)
+
+
+def train(name: str, steps: int) -> tuple[gm.Run, float]:
+    t = time.perf_counter()
+    run = gm.fit(model={"name": "vp-sde"}, data={"name": name},
+                 train={"steps": steps, "batch_size": 512, "lr": 2e-3, "ema_decay": 0.999,
+                        "seed": 0}, progress=False)
+    return run, time.perf_counter() - t
+
+
+def w2_at(run: gm.Run, test: torch.Tensor, n: int, sampler: str, nfe: int | None,
+          seed: int = 1) -> tuple[float, int, float]:
+    t = time.perf_counter()
+    x = run.sample(n, seed=seed, sampler=sampler, nfe=nfe)
+    wall = time.perf_counter() - t
+    return wasserstein2(x, test[:n]), run.family_model.last_nfe, wall
+
+
+def curve(run: gm.Run, test: torch.Tensor, n: int, nfes: tuple[int, ...]) -> list[list]:
+    rows = []
+    for s in CURVE_SAMPLERS:
+        for k in nfes:
+            w, used, wall = w2_at(run, test, n, s, k)
+            rows.append([s, k, used, round(w, 4), round(wall, 2)])
+            print(rows[-1], flush=True)
+    m = run.family_model
+    for tol in TOLS:
+        m.options.rtol = m.options.atol = tol
+        w, used, wall = w2_at(run, test, n, "dopri5", None)
+        rows.append([f"dopri5 (tol {tol:g})", "adaptive", used, round(w, 4), round(wall, 2)])
+        print(rows[-1], flush=True)
+    m.options.rtol = m.options.atol = 1e-3
+    return rows
+
+
+def figure(curves: dict[str, list[list]], floors: dict[str, float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False)
+    for ax, (name, rows) in zip(axes[0], curves.items()):
+        for s in CURVE_SAMPLERS:
+            pts = [(r[2], r[3]) for r in rows if r[0] == s]
+            ax.plot(*zip(*pts), marker="o", ms=3, label=s)
+        dp = [(r[2], r[3]) for r in rows if str(r[0]).startswith("dopri5")]
+        ax.plot(*zip(*dp), "k*", ms=8, label="dopri5 (tols)")
+        ax.axhline(floors[name], color="grey", ls="--", label="W2 noise floor")
+        ax.set(xscale="log", yscale="log", xlabel="NFE (network evaluations)", ylabel="W2",
+               title=f"vp-sde on {name}")
+    axes[0][-1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    RESULTS.mkdir(exist_ok=True)
+    fig.savefig(RESULTS / "bench_diffusion_nfe.png", dpi=120)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--n-curve", type=int, default=1000)
+    p.add_argument("--n-quality", type=int, default=5000)
+    p.add_argument("--quick", action="store_true", help="tiny budget (CI smoke)")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    nfes = (5, 20) if a.quick else NFES
+    steps = 50 if a.quick else a.steps
+    n_curve, n_q = (200, 500) if a.quick else (a.n_curve, a.n_quality)
+    runs, curves, floors, quality = {}, {}, {}, []
+    for name in ("8gaussians", "moons", "checkerboard"):
+        run, wall = train(name, steps)
+        runs[name] = run
+        data = run.dataset()
+        test = data.test
+        floor_q = wasserstein2(data.train[:n_q], test[:n_q])
+        for s, k in (("dpm-solver++3", 20), ("dpm-solver++2", 20), ("dpm-solver++3", 10),
+                     ("heun", 20)):
+            w, used, swall = w2_at(run, test, n_q, s, k)
+            quality.append([name, steps, round(wall, 1), s, used, round(w, 4),
+                            round(floor_q, 4), round(w / floor_q, 2),
+                            "yes" if w <= 1.5 * floor_q else "no", round(swall, 2)])
+            print(quality[-1], flush=True)
+        if name in ("8gaussians", "moons"):
+            floors[name] = wasserstein2(data.train[:n_curve], test[:n_curve])
+            curves[name] = curve(run, test, n_curve, nfes)
+            rows = curves[name]
+            write_table(f"bench_diffusion_nfe_{name}",
+                        f"vp-sde on {name}: W2 ({n_curve} samples vs {n_curve} test points) "
+                        "against NFE", ["sampler", "NFE budget", "NFE used", "W2", "wall s"],
+                        rows, notes=f"W2 noise floor ({n_curve} train vs test): "
+                                    f"{floors[name]:.4f}. Trained {steps} steps in "
+                                    f"{wall:.0f} s.")
+            em = next(r[3] for r in rows if r[0] == "em" and r[1] == max(nfes))
+            dpm = next(r[3] for r in rows if r[0] == "dpm-solver++3" and r[1] == 20)
+            print(f"{name}: dpm-solver++3@20 {dpm:.4f} vs em@{max(nfes)} {em:.4f} "
+                  f"(ratio {dpm / em:.3f})", flush=True)
+    write_table("bench_diffusion_quality",
+                f"vp-sde: W2 at <= 20 NFE ({n_q} samples vs {n_q} test points)",
+                ["data", "train steps", "train wall s", "sampler", "NFE", "W2", "floor",
+                 "W2/floor", "<= 1.5x floor", "sample wall s"], quality)
+    if curves:
+        figure(curves, floors)
+
+
+if __name__ == "__main__":
+    main()
