@@ -76,9 +76,25 @@ class MaskedAutoregressive(Bijection):
         return z, ld.sum(1)
 
     def inverse_and_log_det(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        # After k passes the first k coordinates in the order are exact; d passes solve all.
+        # Coordinate after coordinate in the order; step k evaluates only coordinate k's
+        # outputs of the MADE (incremental first layer, see MADE.sequential).
         x = torch.zeros_like(z)
-        ld = z.new_zeros(z.shape)
-        for _ in range(z.shape[1]):
-            x, ld = self.transformer.inverse(z, self.made(x, cond))
-        return x, ld.sum(1)
+        if len(self.made.layers) < 3:  # no hidden layer: d full passes
+            ld = z.new_zeros(z.shape)
+            for _ in range(z.shape[1]):
+                x, ld = self.transformer.inverse(z, self.made(x, cond))
+            return x, ld.sum(1)
+        state = self.made.sequential(x, cond)
+        total = z.new_zeros(z.shape[0])
+        eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+        for i in self._order_list():
+            xi, ld = self.transformer.inverse(z[:, i : i + 1], state.outputs(i)[:, :, None])
+            x = x + xi * eye[i]
+            total = total + ld[:, 0]
+            state.set(i, xi[:, 0])
+        return x, total
+
+    def _order_list(self) -> list[int]:
+        if getattr(self, "_order_cache", None) is None:
+            self._order_cache = self.order.tolist()
+        return self._order_cache

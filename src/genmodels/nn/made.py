@@ -80,10 +80,51 @@ class MADE(nn.Module):
         """The output layer (zero it for an identity-initialised transformer)."""
         return self.layers[-1]
 
-    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        """Maps ``(B, d)`` (and ``cond``, ``(B, context)``) to ``(B, params, d)``."""
+    def _input(self, x: Tensor, cond: Tensor | None) -> Tensor:
         if self.context:
             if cond is None:
                 raise ValueError(f"this network needs a context of {self.context} features")
             x = torch.cat((x, cond), dim=-1)
-        return self.layers(x).unflatten(-1, (self.params, self.features))
+        return x
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Maps ``(B, d)`` (and ``cond``, ``(B, context)``) to ``(B, params, d)``."""
+        return self.layers(self._input(x, cond)).unflatten(-1, (self.params, self.features))
+
+    def sequential(self, x: Tensor, cond: Tensor | None = None) -> MADEState:
+        """The state of an incremental evaluation that fills ``x`` one coordinate at a time.
+
+        Sequential inversion (sampling a MAF, scoring an IAF) needs, at step ``k``, only the
+        outputs of the coordinate at position ``k``. The state keeps the first layer's
+        pre-activation, updated by a rank-one term when a coordinate is set, and computes
+        only that coordinate's ``params`` outputs: one step costs
+        :math:`O(B(H + H^2 + pH))` instead of a full pass :math:`O(B(dH + H^2 + pdH))`.
+        Requires at least one hidden layer.
+        """
+        return MADEState(self, x, cond)
+
+
+class MADEState:
+    """Incremental MADE evaluation (see :meth:`MADE.sequential`)."""
+
+    def __init__(self, made: MADE, x: Tensor, cond: Tensor | None) -> None:
+        layers = list(made.layers)
+        if len(layers) < 3:
+            raise ValueError("incremental evaluation needs a MADE with a hidden layer")
+        first, last = layers[0], layers[-1]
+        self.made = made
+        self.w_first = first.weight * first.mask  # (H, d + c)
+        self.pre = F.linear(made._input(x, cond), self.w_first, first.bias)
+        self.middle = nn.Sequential(*layers[1:-1])
+        w_last = (last.weight * last.mask).unflatten(0, (made.params, made.features))
+        self.w_last = w_last.transpose(0, 1)  # (d, params, H)
+        self.b_last = last.bias.unflatten(0, (made.params, made.features)).T  # (d, params)
+
+    def outputs(self, i: int) -> Tensor:
+        """The ``(B, params)`` outputs of coordinate ``i`` at the current inputs."""
+        hid = self.middle(self.pre)
+        return F.linear(hid, self.w_last[i], self.b_last[i])
+
+    def set(self, i: int, delta: Tensor) -> None:
+        """Adds ``delta`` (shape ``(B,)``) to input coordinate ``i``."""
+        self.pre = self.pre + delta[:, None] * self.w_first[:, i]

@@ -59,6 +59,7 @@ BIJECTION_CASES: dict[str, Callable[[int, int], Bijection]] = {
         parity_mask(d, True), (16, 16), "elu", context=c, additive=True),
     "maf": lambda d, c: MaskedAutoregressive(d, (24, 24), context=c, order=_shuffled(d)),
     "iaf": lambda d, c: Inverse(MaskedAutoregressive(d, (24,), context=c)),
+    "maf_linear_made": lambda d, c: MaskedAutoregressive(d, (), context=c),
     "chain": lambda d, c: Chain(
         ActNorm(d),
         AffineCoupling(half_mask(d), (16,), context=c),
