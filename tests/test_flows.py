@@ -273,3 +273,11 @@ def test_the_docs_example_runs() -> None:
     doc = Path(__file__).resolve().parents[1] / "docs" / "families" / "flows.md"
     code = re.search(r"```python\n(.*?)```", doc.read_text(), re.S).group(1)
     exec(compile(code, str(doc), "exec"), {"print": lambda *a, **k: None})
+
+
+def test_the_triangular_docs_example_runs() -> None:
+    doc = Path(__file__).resolve().parents[1] / "docs" / "triangular.md"
+    code = re.search(r"```python\n(.*?)```", doc.read_text(), re.S).group(1)
+    out: list[str] = []
+    exec(compile(code, str(doc), "exec"), {"print": lambda *a, **k: out.append(str(a[0]))})
+    assert out == ["0.0", "True"]
