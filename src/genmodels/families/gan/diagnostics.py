@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...nn import MLP
+from .losses import AdversarialLoss
 from .model import GAN
 from .objective import Adversarial
 
@@ -110,14 +111,15 @@ def check_run(run: str | Path, keys: Sequence[str] = ("critic_loss", "generator_
 
 
 @torch.no_grad()
-def critic_accuracy(model: GAN, objective: Adversarial, real: Tensor, *,
-                    train: Tensor | None = None,
+def critic_accuracy(model: GAN, game: Adversarial | AdversarialLoss | float | None,
+                    real: Tensor, *, train: Tensor | None = None,
                     generator: torch.Generator | None = None) -> dict[str, float]:
     """The critic as a classifier of held-out real points against fresh generated ones.
 
-    The decision threshold is the game's (``objective.loss.threshold``: 0 for logits,
-    ``(a+b)/2`` for LSGAN, the critic value at which :math:`g_f(v) = f'(1)` for f-GANs);
-    for Wasserstein potentials it is the midpoint of the two mean outputs.
+    The decision threshold is the game's (``loss.threshold``: 0 for logits, ``(a+b)/2``
+    for LSGAN, the critic value at which :math:`g_f(v) = f'(1)` for f-GANs), or a number;
+    for Wasserstein potentials (``None``) it is the midpoint of the two mean outputs.
+    ``real`` (and ``train``) are in the model's units (standardised when the run was).
 
     Returns:
         ``acc_real`` (held-out real called real), ``acc_fake``, ``accuracy`` (their mean),
@@ -129,7 +131,9 @@ def critic_accuracy(model: GAN, objective: Adversarial, real: Tensor, *,
     try:
         vr = model.critic_out(real.to(model.device))
         vf = model.critic_out(model.sample(real.shape[0], generator=generator))
-        thr = objective.loss.threshold
+        if isinstance(game, Adversarial):
+            game = game.loss
+        thr = game.threshold if isinstance(game, AdversarialLoss) else game
         if thr is None:
             thr = 0.5 * float(vr.mean() + vf.mean())
         acc_r, acc_f = float((vr > thr).double().mean()), float((vf <= thr).double().mean())
