@@ -195,6 +195,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """``genmodels runs``: the runs under a directory with their final metrics."""
     from ..report.runs import collect_runs, format_runs
 
+    if not Path(args.root).is_dir():
+        raise InputError(f"{args.root}: no such directory of runs")
     rows = collect_runs(Path(args.root))
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))

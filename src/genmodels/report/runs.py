@@ -60,15 +60,17 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
     The metric columns are those of :func:`genmodels.report.columns.metric_columns` over the
     runs' evaluations (two-sample metrics with their floor in brackets).
     """
-    from .columns import fmt, metric_columns
+    from .columns import direction, fmt, metric_columns
 
     flat = [r["metrics"] for r in rows]
-    cols = [c for c in metric_columns(flat) if not c.endswith("loss")][:6]
+    cols = [c for c in metric_columns(flat)
+            if direction(c) is not None and not c.endswith("loss")][:6]
     head = ["run", "model", "data", "step", "loss", *cols]
     lines = [head]
     for r in rows:
         m = r["metrics"]
-        cells = [r["path"], r["model"], str(r["data"]), str(r["step"]), fmt(m.get("loss"))]
+        loss = m.get("loss", m.get("generator_loss"))
+        cells = [r["path"], r["model"], str(r["data"]), str(r["step"]), fmt(loss)]
         for c in cols:
             s = fmt(m.get(c))
             if isinstance(m.get(f"{c}_floor"), float):
