@@ -5,7 +5,7 @@ Registers ``gan``, ``ns-gan``, ``fgan``, ``wgan``, ``wgan-gp``, ``hinge-gan``, `
 """
 
 from ...registry import Family, register_family
-from . import losses
+from . import diagnostics, losses
 from .build import (
     build_fgan,
     build_gan,
@@ -45,6 +45,7 @@ __all__ = [
     "WGANConfig",
     "WGANGPConfig",
     "build_networks",
+    "diagnostics",
     "f_gan",
     "gradient_penalty",
     "least_squares",
