@@ -51,6 +51,10 @@ class ScoreDiffusion(IterativeModel, DensityModel):
             ``exact_max_dim`` sets where the exact divergence gives way to Hutchinson.
     """
 
+    #: every sampler; an instance puts its configured default first
+    samplers: tuple[str, ...] = tuple(SAMPLERS)
+    default_nfe: int = 20
+
     def __init__(self, net: nn.Module, sde: ForwardSDE, event_shape: tuple[int, ...], *,
                  prediction: str = "noise", sampler: str = "dpm-solver++", nfe: int = 20,
                  options: SamplerOptions | None = None, likelihood: dict | None = None,
