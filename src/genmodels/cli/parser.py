@@ -157,8 +157,8 @@ def build_parser() -> Parser:
     )
     _help(s)
     s.add_argument("--out", default="demo-report", help="output directory (default demo-report)")
-    s.add_argument("--time", default="150s", dest="total",
-                   help="training time shared by all models, e.g. 150s, 4m (default 150s)")
+    s.add_argument("--time", default="120s", dest="total",
+                   help="training time shared by all models, e.g. 120s, 4m (default 120s)")
     s.add_argument("--steps", type=int, help="fixed steps per model instead of --time")
     s.add_argument("--max-steps", type=int, default=3000,
                    help="cap on each model's steps under --time (default 3000)")

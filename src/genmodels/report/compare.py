@@ -1,8 +1,8 @@
 """``genmodels compare``: several models, one budget, the same metrics, one report.
 
 Every model trains on the same data with the same budget: a number of steps, or a wall-clock
-budget ``B`` seconds. For a wall-clock budget the runner first times a short calibration fit
-(:data:`CALIBRATION_STEPS` steps) to estimate the model's speed ``r`` (steps/s), trains for
+budget ``B`` seconds. For a wall-clock budget the runner first times two short calibration fits
+(:func:`calibrate`) to estimate the model's speed ``r`` (steps/s), trains for
 ``⌊r·B⌋`` steps (so the learning-rate schedule completes) and passes ``B`` to the Trainer's
 own ``train.budget`` as the hard stop. Each run is evaluated by
 :meth:`genmodels.run.Run.evaluate` (every default metric that applies, with noise floors).
@@ -77,15 +77,24 @@ def small_overrides(model: str, width: int = 32, layers: int = 4) -> list[str]:
 
 def calibrate(model: str, data: dict[str, Any], train: dict[str, Any], overrides: list[str],
               seconds: float, max_steps: int | None = None) -> int:
-    """The steps that fit in ``seconds`` for ``model``, from a short timed fit."""
+    """The steps that fit in ``seconds`` for ``model``, from two short timed fits.
+
+    Fits of ``k`` and ``3k`` steps (``k`` = :data:`CALIBRATION_STEPS` / 3) give the time per
+    step as the difference of their loop times over ``2k``, without the start-up cost (data
+    moved to the device, first-batch initialisations) that both share.
+    """
     from ..run import fit
 
-    t = {**train, "steps": CALIBRATION_STEPS, "log_every": CALIBRATION_STEPS}
-    t.pop("budget", None)
-    r = fit(model={"name": model}, data=data, train=t, overrides=overrides, out=None,
-            progress=False)
-    rate = r.fit_result.steps / max(r.fit_result.wall_time, 1e-6)
-    steps = max(CALIBRATION_STEPS, int(rate * seconds))
+    k = max(1, CALIBRATION_STEPS // 3)
+    times = []
+    for n in (k, 3 * k):
+        t = {**train, "steps": n, "log_every": n, "val_every": 0}
+        t.pop("budget", None)
+        r = fit(model={"name": model}, data=data, train=t, overrides=overrides, out=None,
+                progress=False)
+        times.append(r.fit_result.wall_time)
+    per_step = max((times[1] - times[0]) / (2 * k), times[1] / (3 * k) / 4, 1e-6)
+    steps = max(CALIBRATION_STEPS, int(seconds / per_step))
     return min(steps, max_steps) if max_steps else steps
 
 

@@ -59,7 +59,7 @@ def _fits(model: str, data: str) -> str | None:
     return None
 
 
-def demo(*, out: Path, total: float = 150.0, steps: int | None = None, max_steps: int = 3000,
+def demo(*, out: Path, total: float = 120.0, steps: int | None = None, max_steps: int = 3000,
          progress: bool | None = None, data: tuple[str, ...] | None = None,
          models: list[str] | None = None) -> Path:
     """Runs the demo into ``out``; returns the path of ``report.html``.

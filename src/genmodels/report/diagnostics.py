@@ -182,7 +182,7 @@ def latent_figure(runs: dict[str, Any], test: Tensor, labels: Tensor | None, out
         z = z.reshape(len(z), -1).cpu()
         z2 = z[:, :2] if z.shape[1] >= 2 else torch.cat([z, torch.zeros_like(z)], 1)
         c = labels[:n].numpy() if labels is not None else "C0"
-        ax.scatter(z2[:, 0], z2[:, 1], s=2, c=c, cmap="tab10", linewidths=0)
+        ax.scatter(z2[:, 0], z2[:, 1], s=2, c=c, cmap="tab10", linewidths=0, rasterized=True)
         ax.set_title(f"{m}: encode(x), first 2 dims")
     fig.tight_layout()
     return save(fig, out, f"{prefix}latent", "Latent map: encode(x) of test points "

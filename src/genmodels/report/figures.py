@@ -107,12 +107,12 @@ def scatter_2d(runs: dict[str, Any], data: Tensor, samples: dict[str, Tensor],
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.4 * nrows), squeeze=False)
     lo, hi = _limits(data)
     d = data[:N_SCATTER]
-    axes[0, 0].scatter(d[:, 0], d[:, 1], s=0.6, c="0.15", alpha=0.5, linewidths=0)
+    axes[0, 0].scatter(d[:, 0], d[:, 1], s=0.6, c="0.15", alpha=0.5, linewidths=0, rasterized=True)
     axes[0, 0].set_title("data")
     for j, m in enumerate(names, start=1):
         x = samples[m]
         axes[0, j].scatter(x[:, 0], x[:, 1], s=0.6, c=f"C{(j - 1) % 10}", alpha=0.5,
-                           linewidths=0)
+                           linewidths=0, rasterized=True)
         axes[0, j].set_title(f"{m} samples")
         if dens_row:
             ax = axes[1, j]
@@ -202,8 +202,9 @@ def pair_plot(name: str, data: Tensor, x: Tensor, color: str, dims: int = 4) -> 
                 ax.hist(s[:, i].clamp(lo[i], hi[i]).numpy(), bins=bins, color=color,
                         density=True, histtype="step", linewidth=1.2)
             else:
-                ax.scatter(d[:, j], d[:, i], s=0.5, c="0.6", alpha=0.4, linewidths=0)
-                ax.scatter(s[:, j], s[:, i], s=0.5, c=color, alpha=0.4, linewidths=0)
+                for pts, col in ((d, "0.6"), (s, color)):
+                    ax.scatter(pts[:, j], pts[:, i], s=0.5, c=col, alpha=0.4, linewidths=0,
+                               rasterized=True)
                 ax.set_xlim(float(lo[j]), float(hi[j]))
                 ax.set_ylim(float(lo[i]), float(hi[i]))
             ax.set_xticks([])
