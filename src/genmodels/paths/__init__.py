@@ -1,23 +1,9 @@
 """Paths from data (t = 0) to noise: forward SDEs, schedules, interpolants, couplings."""
 
 from .oracle import GaussianMixture, isotropic_mixture
+from .ou import OU, CallableG, ConstantG, CosineSNRG, GSchedule, LinearG, ou_variance_quadrature
 from .prediction import PREDICTIONS, Coefficients, coefficients, convert
-from .sde import (
-    GRIDS,
-    OU,
-    VE,
-    VP,
-    CallableG,
-    ConstantG,
-    CosineSNRG,
-    ForwardSDE,
-    GSchedule,
-    LinearG,
-    SubVP,
-    expand,
-    integrate_scalar,
-    ou_variance_quadrature,
-)
+from .sde import GRIDS, VE, VP, ForwardSDE, SubVP, expand, integrate_scalar
 
 __all__ = [
     "GRIDS",
