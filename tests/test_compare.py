@@ -133,3 +133,18 @@ def test_demo_picks_one_per_kind_and_writes_one_report(tmp_path: Path) -> None:
     page = path.read_text()
     assert '<tr data-model="nice">' in page and "every family" in page
     assert (tmp_path / "demo" / "checkerboard" / "results.json").is_file()
+
+
+def test_seeds_are_rows_and_the_report_shows_their_mean(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    assert main(["compare", "--data", "moons", "--models", "nice", "--steps", "20", "--seeds",
+                 "2", "--out", str(out), "--no-progress", "--set", "data.n_test=200",
+                 "layers=2", "hidden=[16]"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert [(r["model"], r["seed"]) for r in doc["rows"]] == [("nice", 0), ("nice", 1)]
+    assert doc["rows"][0]["w2"] != doc["rows"][1]["w2"]  # two seeds, two models
+    (summary,) = doc["summary"]
+    assert summary["seeds"] == 2
+    assert math.isclose(summary["w2"], (doc["rows"][0]["w2"] + doc["rows"][1]["w2"]) / 2)
+    page = (out / "report.html").read_text()
+    assert page.count('<tr data-model="nice">') == 1 and "<th>seeds</th>" in page
