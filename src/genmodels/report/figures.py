@@ -186,7 +186,8 @@ def image_grids(data: Tensor, samples: dict[str, Tensor], rows: int = 8, cols: i
 
 
 def pair_plot(name: str, data: Tensor, x: Tensor, color: str, dims: int = 4) -> Any:
-    """The first ``dims`` coordinates of data (grey) and samples (colour), pair by pair."""
+    """The first ``dims`` coordinates of data (grey, on top) and as many samples (colour),
+    pair by pair; histograms of each coordinate on the diagonal."""
     plt = pyplot()
     d = data.reshape(len(data), -1)[:N_SCATTER]
     s = x.reshape(len(x), -1)[:N_SCATTER]
@@ -202,8 +203,8 @@ def pair_plot(name: str, data: Tensor, x: Tensor, color: str, dims: int = 4) -> 
                 ax.hist(s[:, i].clamp(lo[i], hi[i]).numpy(), bins=bins, color=color,
                         density=True, histtype="step", linewidth=1.2)
             else:
-                for pts, col in ((d, "0.6"), (s, color)):
-                    ax.scatter(pts[:, j], pts[:, i], s=0.5, c=col, alpha=0.4, linewidths=0,
+                for pts, col, size in ((s[: len(d)], color, 1.5), (d, "0.25", 1.5)):
+                    ax.scatter(pts[:, j], pts[:, i], s=size, c=col, alpha=0.45, linewidths=0,
                                rasterized=True)
                 ax.set_xlim(float(lo[j]), float(hi[j]))
                 ax.set_ylim(float(lo[i]), float(hi[i]))
