@@ -56,7 +56,7 @@ def test_trained_discriminator_approaches_d_star_and_the_jsd() -> None:
     def draw_q(n: int, g: torch.Generator) -> torch.Tensor:
         return 1.0 + 0.7 * torch.randn(n, 1, generator=g)
 
-    est, disc = estimate_jsd(draw_p, draw_q, steps=600, batch=512, hidden=(32, 32),
+    est, disc = estimate_jsd(draw_p, draw_q, steps=400, batch=512, hidden=(32, 32),
                              n_eval=20_000, seed=0)
     x, lp, lq, dx = _grid()
     jsd = float(jensen_shannon(lp, lq, dx))
