@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..errors import InputError
 
-GRIDS = ("uniform", "logsnr", "quadratic")
+GRIDS = ("uniform", "logsnr", "quadratic", "edm")
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -156,7 +156,9 @@ class ForwardSDE(ABC):
         Args:
             n: the number of steps.
             kind: ``"uniform"`` in ``t``, ``"logsnr"`` (uniform in :math:`\\lambda_t`, the
-                DPM-Solver choice) or ``"quadratic"`` (denser near the data).
+                DPM-Solver choice), ``"quadratic"`` (denser near the data) or ``"edm"``
+                (Karras et al. 2022: :math:`\\sigma/\\alpha = e^{-\\lambda}` spaced as
+                :math:`(a^{1/\\rho} + u(b^{1/\\rho} - a^{1/\\rho}))^\\rho`, :math:`\\rho = 7`).
         """
         if n < 1:
             raise InputError(f"time grid: {n} steps is not a positive number")
@@ -172,7 +174,13 @@ class ForwardSDE(ABC):
         else:
             lam0 = self.log_snr(torch.tensor(hi, dtype=torch.float64))
             lam1 = self.log_snr(torch.tensor(lo, dtype=torch.float64))
-            ts = self.t_of_log_snr(lam0 + (lam1 - lam0) * u)
+            if kind == "logsnr":
+                lam = lam0 + (lam1 - lam0) * u
+            else:
+                rho = 7.0
+                a, b = torch.exp(-lam0) ** (1 / rho), torch.exp(-lam1) ** (1 / rho)
+                lam = -rho * torch.log(a + u * (b - a))
+            ts = self.t_of_log_snr(lam)
         ts[0], ts[-1] = hi, lo
         return ts
 

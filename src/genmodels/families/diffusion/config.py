@@ -9,7 +9,7 @@ from ...paths.prediction import PREDICTIONS
 from .objective import T_DENSITIES, WEIGHTINGS
 from .samplers import SAMPLERS
 
-_GRIDS = {"choices": ("logsnr", "uniform", "quadratic")}
+_GRIDS = {"choices": ("logsnr", "uniform", "quadratic", "edm")}
 
 
 @dataclass
@@ -32,7 +32,7 @@ class DiffusionConfig:
         t_sampling: training times: ``uniform`` or ``importance`` (:math:`\\propto g^2/\\sigma^2`).
         sampler: the default sampler (``genmodels sample --sampler`` overrides it).
         nfe: the default number of network evaluations.
-        grid: the sampling time grid: ``logsnr``, ``uniform``, ``quadratic``.
+        grid: the sampling time grid: ``logsnr``, ``uniform``, ``quadratic``, ``edm``.
         dpm_order: the order of ``dpm-solver`` / ``dpm-solver++`` without a suffix.
         ddim_eta: DDIM's :math:`\\eta`.
         pc_snr: the Langevin corrector's signal-to-noise ratio.
