@@ -23,8 +23,14 @@ from .model import GAN
 @contextmanager
 def frozen(module: nn.Module | None) -> Iterator[None]:
     """No gradients to ``module``'s parameters for the graph built inside (the generator
-    phase need not backpropagate into the critic's weights, only through them)."""
-    params = [] if module is None else [p for p in module.parameters() if p.requires_grad]
+    phase need not backpropagate into the critic's weights, only through them).
+
+    Under ``torch.distributed`` nothing is frozen (DDP expects ``requires_grad`` to stay as
+    it was when it wrapped the model); the critic's gradients of this phase are then simply
+    discarded, since only the generator's optimiser steps."""
+    dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+    params = [] if module is None or dist else [p for p in module.parameters()
+                                                 if p.requires_grad]
     for p in params:
         p.requires_grad_(False)
     try:
