@@ -14,6 +14,7 @@ Published references (other networks and budgets, see docs/families/gan.md): VEE
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -71,6 +72,10 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE")
     p.add_argument("--name", default="gan_modes")
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--log", default=None, help="append one JSON line per run to this file")
+    p.add_argument("--merge", nargs="+", default=None, metavar="LOG",
+                   help="only write the table from these --log files (parallel shards)")
     a = p.parse_args()
     # "LABEL=FAMILY" runs FAMILY under its own label (several settings of one family)
     family = {m.split("=")[0]: m.split("=")[-1] for m in a.models}
@@ -79,13 +84,31 @@ def main() -> None:
         m, kv = s.split(":", 1)
         k, v = kv.split("=", 1)
         cfgs[m][k] = type(cfgs[m].get(k, 0.0))(v) if k in cfgs[m] else _parse(v)
+    results: dict[str, list[dict]] = {}
+    if a.merge:
+        seen = set()
+        for path in a.merge:
+            for line in Path(path).read_text().splitlines():
+                rec = json.loads(line)
+                if (rec["label"], rec["seed"]) in seen:  # a shard run twice: keep the first
+                    continue
+                seen.add((rec["label"], rec["seed"]))
+                results.setdefault(rec["label"], []).append(rec)
+                family[rec["label"]], cfgs[rec["label"]] = rec["family"], rec["settings"]
+    else:
+        for m in family:
+            for seed in range(a.first_seed, a.first_seed + a.seeds):
+                r = train(family[m], cfgs[m], seed, a.steps, a.batch_size, a.lr)
+                r.update(label=m, family=family[m], settings=cfgs[m], seed=seed)
+                print(json.dumps(r), flush=True)
+                if a.log:
+                    with open(a.log, "a") as fh:
+                        fh.write(json.dumps(r) + "\n")
+                results.setdefault(m, []).append(r)
     rows = []
-    for m in family:
-        res = []
-        for seed in range(a.seeds):
-            r = train(family[m], cfgs[m], seed, a.steps, a.batch_size, a.lr)
-            print(f"{m} seed {seed}: {r}", flush=True)
-            res.append(r)
+    n_seeds = 0
+    for m, res in results.items():
+        n_seeds = max(n_seeds, len(res))
         rows.append([family[m], ", ".join(f"{k}={v}" for k, v in cfgs[m].items()) or "defaults",
                      _ms([r["modes"] for r in res]),
                      _ms([r["hq_fraction"] for r in res], 100.0),
@@ -93,7 +116,7 @@ def main() -> None:
                      f"{statistics.fmean(r['seconds'] for r in res):.0f}"])
     write_table(a.name, "GAN mode coverage on grid25 (2500 samples, mean ± s.e. over seeds)",
                 ["model", "settings", "modes (of 25)", "HQ %", "reverse KL", "s/run"], rows,
-                notes=f"{a.seeds} seeds, {a.steps} steps (each = n_critic critic steps + 1 "
+                notes=f"{n_seeds} seeds, {a.steps} steps (each = n_critic critic steps + 1 "
                       f"generator step), batch {a.batch_size}, Adam lr {a.lr}, betas "
                       "(0.5, 0.9), cosine decay to 0; HQ: within 3 std (0.15) of the nearest "
                       "centre.")
