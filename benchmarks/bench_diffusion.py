@@ -72,10 +72,12 @@ def figure(curves: dict[str, list[list]], floors: dict[str, float]) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False)
+    colors = plt.get_cmap("tab20").colors
     for ax, (name, rows) in zip(axes[0], curves.items()):
-        for s in CURVE_SAMPLERS:
+        for i, s in enumerate(CURVE_SAMPLERS):
             pts = [(r[2], r[3]) for r in rows if r[0] == s]
-            ax.plot(*zip(*pts), marker="o", ms=3, label=s)
+            ax.plot(*zip(*pts), marker="os^v"[i % 4], ms=3, color=colors[i], label=s,
+                    ls="-" if s.startswith(("dpm", "ddim")) else "--")
         dp = [(r[2], r[3]) for r in rows if str(r[0]).startswith("dopri5")]
         ax.plot(*zip(*dp), "k*", ms=8, label="dopri5 (tols)")
         ax.axhline(floors[name], color="grey", ls="--", label="W2 noise floor")
@@ -93,7 +95,20 @@ def main() -> None:
     p.add_argument("--n-curve", type=int, default=1000)
     p.add_argument("--n-quality", type=int, default=5000)
     p.add_argument("--quick", action="store_true", help="tiny budget (CI smoke)")
+    p.add_argument("--replot", action="store_true", help="redraw the figure from results/")
     a = p.parse_args()
+    if a.replot:
+        import json
+
+        curves, floors = {}, {}
+        for name in ("8gaussians", "moons"):
+            curves[name] = json.loads((RESULTS / f"bench_diffusion_nfe_{name}.json")
+                                      .read_text())["rows"]
+            md = (RESULTS / f"bench_diffusion_nfe_{name}.md").read_text()
+            floors[name] = float(md.split("test): ")[1].split(".", 1)[0] + "." +
+                                 md.split("test): ")[1].split(".", 1)[1][:4])
+        figure(curves, floors)
+        return
     torch.set_num_threads(1)
     nfes = (5, 20) if a.quick else NFES
     steps = 50 if a.quick else a.steps
