@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,18 +214,9 @@ def check_points(x: Tensor, event_shape: tuple[int, ...], what: str) -> None:
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Writes ``obj`` as JSON to ``path`` atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .train.checkpoint import write_json
+
+    write_json(Path(path), obj)
 
 
 def resolve_config(
@@ -409,16 +399,10 @@ def save_standardize(out: Path, std: Standardize) -> None:
     """Writes the standardisation statistics next to the run (atomically)."""
     from safetensors.torch import save_file
 
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".standardize.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(std.to_tensors(), tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out / "standardize.safetensors")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .train.checkpoint import atomic_write
+
+    tensors = std.to_tensors()
+    atomic_write(Path(out) / "standardize.safetensors", lambda tmp: save_file(tensors, tmp))
 
 
 def load_standardize(out: Path) -> Standardize:

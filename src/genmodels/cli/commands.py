@@ -7,7 +7,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,16 +35,13 @@ def save_npy_atomic(path: str | Path, array: Any) -> None:
         raise InputError(f"--out {path}: the output must be a .npy file")
     if not path.parent.exists():
         raise InputError(f"--out {path}: directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    from ..train.checkpoint import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             np.save(f, array)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
