@@ -2,7 +2,8 @@
 
 Fields left at their "auto" value (``hidden=()``, ``channels=0``, ``layers=0``) are chosen
 from the data's event shape when the model is built (:mod:`.defaults`): 2-D points, tabular
-vectors and images ``(C, H, W)`` get different sizes.
+vectors and images ``(C, H, W)`` get different sizes. The fields every flow shares live on
+:class:`FlowConfig`; those of flows with a multiscale image form on :class:`ImageFlowConfig`.
 """
 
 from __future__ import annotations
@@ -17,77 +18,77 @@ _ORDERS = {"choices": ("reverse", "random")}
 
 
 @dataclass
-class RealNVPConfig:
+class FlowConfig:
+    """What every flow preset has.
+
+    Attributes:
+        layers: number of layers (per mask kind and scale on images; 0: auto).
+        hidden: hidden widths of each conditioner MLP or MADE (``()``: auto).
+        activation: the conditioner's activation.
+        base: ``"standard"`` normal, ``"diag"`` (learnable) or ``"mixture"`` of Gaussians.
+        components: the number of components of a ``"mixture"`` base.
+        context: the dimension of a condition vector (0: unconditional).
+        seed: the seed of random permutations, orders and linear maps' initial rotations.
+    """
+
+    layers: int = 0
+    hidden: tuple[int, ...] = ()
+    activation: str = field(default="relu", metadata=_ACTIVATIONS)
+    base: str = field(default="standard", metadata=_BASES)
+    components: int = 8
+    context: int = 0
+    seed: int = 0
+
+
+@dataclass
+class ImageFlowConfig(FlowConfig):
+    """A flow with a multiscale form on images (squeeze, couplings, split at each scale).
+
+    Attributes:
+        channels: hidden channels of the conv conditioners on images (0: auto).
+        scales: the most scales of a multiscale image flow (each squeezes and splits).
+    """
+
+    channels: int = 0
+    scales: int = 3
+
+
+@dataclass
+class RealNVPConfig(ImageFlowConfig):
     """RealNVP: affine coupling layers, each after an optional ActNorm.
 
     On images: multiscale (checkerboard couplings, squeeze, channel couplings, split) with
     conv conditioners, ``layers`` couplings of each kind per scale.
 
     Attributes:
-        layers: number of coupling layers (per mask kind and scale on images; 0: auto).
-        hidden: hidden widths of each coupling's conditioner MLP (``()``: auto).
-        activation: the conditioner's activation.
         actnorm: an ActNorm (data-initialised) before each coupling.
         scale_bound: soft bound of each log-scale, ``β·tanh(s/β)`` (0: unbounded).
         mask: ``"halves"`` (first/second half) or ``"parity"`` (even/odd coordinates).
         permutation: ``"none"`` (the mask flips from layer to layer), ``"reverse"`` or
             ``"random"`` (a fixed mask and that permutation between layers).
-        base: ``"standard"`` normal, ``"diag"`` (learnable) or ``"mixture"`` of Gaussians.
-        components: the number of components of a ``"mixture"`` base.
-        channels: hidden channels of the conv conditioners on images (0: auto).
-        scales: the most scales of a multiscale image flow (each squeezes and splits).
-        context: the dimension of a condition vector (0: unconditional).
-        seed: the seed of random permutations.
     """
 
-    layers: int = 0
-    hidden: tuple[int, ...] = ()
-    activation: str = field(default="relu", metadata=_ACTIVATIONS)
     actnorm: bool = True
     scale_bound: float = 3.0
     mask: str = field(default="halves", metadata=_MASKS)
     permutation: str = field(default="none", metadata=_PERMS)
-    base: str = field(default="standard", metadata=_BASES)
-    components: int = 8
-    channels: int = 0
-    scales: int = 3
-    context: int = 0
-    seed: int = 0
 
 
 @dataclass
-class NICEConfig:
+class NICEConfig(ImageFlowConfig):
     """NICE: additive (volume-preserving) couplings, then a learnable diagonal scaling.
 
     Attributes:
-        layers: number of coupling layers (per mask kind and scale on images; 0: auto).
-        hidden: hidden widths of each coupling's conditioner MLP (``()``: auto).
-        activation: the conditioner's activation.
         mask: ``"halves"`` or ``"parity"``.
         permutation: ``"none"`` (alternating masks), ``"reverse"`` or ``"random"``.
-        base: ``"standard"``, ``"diag"`` or ``"mixture"``.
-        components: the number of components of a ``"mixture"`` base.
-        channels: hidden channels of the conv conditioners on images (0: auto).
-        scales: the most scales of a multiscale image flow.
-        context: the dimension of a condition vector (0: unconditional).
-        seed: the seed of random permutations.
     """
 
-    layers: int = 0
-    hidden: tuple[int, ...] = ()
-    activation: str = field(default="relu", metadata=_ACTIVATIONS)
     mask: str = field(default="halves", metadata=_MASKS)
     permutation: str = field(default="none", metadata=_PERMS)
-    base: str = field(default="standard", metadata=_BASES)
-    components: int = 8
-    channels: int = 0
-    scales: int = 3
-    context: int = 0
-    seed: int = 0
 
 
 @dataclass
-class GlowConfig:
+class GlowConfig(ImageFlowConfig):
     """Glow: steps of ActNorm → invertible linear (LU 1×1 conv on images) → coupling.
 
     On images: multiscale (squeeze, ``layers`` steps with channel couplings, split) with
@@ -95,66 +96,34 @@ class GlowConfig:
     splits the vector in halves.
 
     Attributes:
-        layers: steps (per scale on images; 0: auto).
-        hidden: hidden widths of the coupling MLPs on vectors (``()``: auto).
-        activation: the conditioner's activation.
         coupling: ``"affine"`` or ``"additive"``.
         scale_bound: soft bound of each log-scale (0: unbounded).
-        base: ``"standard"``, ``"diag"`` or ``"mixture"``.
-        components: the number of components of a ``"mixture"`` base.
-        channels: hidden channels of the conv conditioners on images (0: auto).
-        scales: the most scales of a multiscale image flow.
-        context: the dimension of a condition vector (0: unconditional).
-        seed: the seed of the linear maps' initial rotations.
     """
 
-    layers: int = 0
-    hidden: tuple[int, ...] = ()
-    activation: str = field(default="relu", metadata=_ACTIVATIONS)
     coupling: str = field(default="affine", metadata={"choices": ("affine", "additive")})
     scale_bound: float = 3.0
-    base: str = field(default="standard", metadata=_BASES)
-    components: int = 8
-    channels: int = 0
-    scales: int = 3
-    context: int = 0
-    seed: int = 0
 
 
 @dataclass
-class MAFConfig:
+class MAFConfig(FlowConfig):
     """MAF / IAF: affine autoregressive layers on MADE conditioners (after optional ActNorms).
 
     ``iaf`` uses the same config: its layers are the inverses (one-pass sampling,
     ``d``-pass density).
 
     Attributes:
-        layers: number of autoregressive layers (0: auto).
-        hidden: hidden widths of each MADE (``()``: auto).
-        activation: the MADE's activation.
         actnorm: an ActNorm (data-initialised) before each layer.
         scale_bound: soft bound of each log-scale (0: unbounded).
         order: ``"reverse"`` (the order reverses from layer to layer) or ``"random"``.
-        base: ``"standard"``, ``"diag"`` or ``"mixture"``.
-        components: the number of components of a ``"mixture"`` base.
-        context: the dimension of a condition vector (0: unconditional).
-        seed: the seed of random orders.
     """
 
-    layers: int = 0
-    hidden: tuple[int, ...] = ()
-    activation: str = field(default="relu", metadata=_ACTIVATIONS)
     actnorm: bool = True
     scale_bound: float = 3.0
     order: str = field(default="reverse", metadata=_ORDERS)
-    base: str = field(default="standard", metadata=_BASES)
-    components: int = 8
-    context: int = 0
-    seed: int = 0
 
 
 @dataclass
-class NSFConfig:
+class NSFConfig(ImageFlowConfig):
     """Neural spline flows: monotone rational-quadratic splines with identity tails.
 
     ``nsf`` is autoregressive (MADE conditioners, orders reversing or random);
@@ -162,31 +131,13 @@ class NSFConfig:
     layers on vectors; multiscale conv couplings on images).
 
     Attributes:
-        layers: number of spline layers (per mask kind and scale on images; 0: auto).
-        hidden: hidden widths of each conditioner (``()``: auto).
-        activation: the conditioner's activation.
         bins: spline bins :math:`K`.
         bound: the spline domain :math:`[-B, B]` (identity outside; standardise the data).
         actnorm: an ActNorm (data-initialised) before each layer.
         order: ``"reverse"`` or ``"random"`` orders between autoregressive layers.
-        base: ``"standard"``, ``"diag"`` or ``"mixture"``.
-        components: the number of components of a ``"mixture"`` base.
-        channels: hidden channels of the conv conditioners on images (0: auto).
-        scales: the most scales of a multiscale image flow.
-        context: the dimension of a condition vector (0: unconditional).
-        seed: the seed of random orders and linear maps.
     """
 
-    layers: int = 0
-    hidden: tuple[int, ...] = ()
-    activation: str = field(default="relu", metadata=_ACTIVATIONS)
     bins: int = 8
     bound: float = 5.0
     actnorm: bool = False
     order: str = field(default="reverse", metadata=_ORDERS)
-    base: str = field(default="standard", metadata=_BASES)
-    components: int = 8
-    channels: int = 0
-    scales: int = 3
-    context: int = 0
-    seed: int = 0
