@@ -26,7 +26,7 @@ from .errors import InputError
 
 _SUBMODULES = {
     "bijections", "cli", "core", "data", "distributions", "divergences", "families", "metrics",
-    "nn", "registry", "report", "testing", "train",
+    "nn", "registry", "report", "testing", "train", "units",
 }
 _RUN_API = {"fit", "load", "Run"}
 

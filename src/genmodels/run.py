@@ -32,59 +32,10 @@ from .data.base import Dataset, Standardize
 from .data.preprocess import training_data
 from .errors import InputError
 from .registry import get_family
+from .train.checkpoint import write_json
+from .units import DataUnits, in_data_units, load_standardize, save_standardize
 
 __all__ = ["DataUnits", "Run", "fit", "in_data_units", "load", "resolve_config"]
-
-
-class DataUnits(GenerativeModel):
-    """A model trained on standardised data, seen in data units.
-
-    Sampling maps model samples back with :math:`x = \\mu + s \\odot u`.
-    """
-
-    def __init__(self, model: GenerativeModel, standardize: Standardize) -> None:
-        super().__init__()
-        self.inner = model
-        self.standardize = standardize
-        self.event_shape = tuple(model.event_shape)
-
-    def sample(
-        self,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        **options: Any,
-    ) -> Tensor:
-        """Draws ``n`` points in data units (``options``: the sampler and NFE of an
-        :class:`~genmodels.core.IterativeModel`)."""
-        x = self.inner.sample(n, cond=cond, generator=generator, **options)
-        return self.standardize.inverse(x)
-
-
-class DensityDataUnits(DataUnits, DensityModel):
-    """A density model seen in data units.
-
-    .. math:: \\log p_X(x) = \\log p_U\\big((x - \\mu)/s\\big) - \\sum_i \\log s_i
-    """
-
-    def __init__(self, model: DensityModel, standardize: Standardize) -> None:
-        super().__init__(model, standardize)
-        self.log_prob_kind = model.log_prob_kind
-
-    def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
-        """Log-density in nats of points given in data units, shape ``(B,)``."""
-        u = self.standardize.forward(x)
-        return self.inner.log_prob(u, cond=cond) + self.standardize.log_det(x)
-
-
-def in_data_units(model: GenerativeModel, standardize: Standardize) -> GenerativeModel:
-    """Wraps ``model`` so that it samples and scores in data units (a no-op for the identity)."""
-    if standardize.is_identity:
-        return model
-    if isinstance(model, DensityModel):
-        return DensityDataUnits(model, standardize)
-    return DataUnits(model, standardize)
 
 
 @dataclass
@@ -196,7 +147,7 @@ class Run:
                 entropy=entropy, entropy_se=entropy_se, dataset=dataset,
             )
         if save and self.path is not None:
-            write_json_atomic(self.path / "evaluation.json", result)
+            write_json(self.path / "evaluation.json", result)
         return result
 
 
@@ -210,13 +161,6 @@ def check_points(x: Tensor, event_shape: tuple[int, ...], what: str) -> None:
     if not torch.isfinite(x).all():
         bad = torch.nonzero(~torch.isfinite(x.reshape(len(x), -1)))[0].tolist()
         raise InputError(f"{what}: non-finite value at row {bad[0]}, column {bad[1]}")
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Writes ``obj`` as JSON to ``path`` atomically (temporary file, fsync, rename)."""
-    from .train.checkpoint import write_json
-
-    write_json(Path(path), obj)
 
 
 def resolve_config(
@@ -355,7 +299,7 @@ def fit(
             store = RunStore(out)
             if main_rank:
                 store.write_config(cfg.to_dict())
-                write_json_atomic(out / "data.json", _data_record(cfg, data))
+                write_json(out / "data.json", _data_record(cfg, data))
                 save_standardize(out, std)
         torch.manual_seed(cfg.train.seed)
         model, objective = family.build(cfg.model_config, data.info)
@@ -393,30 +337,6 @@ def _load_weights(store: Any, model: GenerativeModel, which: str = "best") -> Ge
     state, _ = store.load_model_weights(which=which, ema=True)
     model.load_state_dict(state)
     return model
-
-
-def save_standardize(out: Path, std: Standardize) -> None:
-    """Writes the standardisation statistics next to the run (atomically)."""
-    from safetensors.torch import save_file
-
-    from .train.checkpoint import atomic_write
-
-    tensors = std.to_tensors()
-    atomic_write(Path(out) / "standardize.safetensors", lambda tmp: save_file(tensors, tmp))
-
-
-def load_standardize(out: Path) -> Standardize:
-    """Reads the standardisation statistics of a run."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = Path(out) / "standardize.safetensors"
-    try:
-        return Standardize.from_tensors(load_file(path))
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing (not a complete run directory)") from None
-    except (SafetensorError, KeyError, OSError) as e:
-        raise InputError(f"{path}: unreadable standardisation file ({e})") from None
 
 
 def load(path: str | Path, *, which: str = "best", device: str = "cpu") -> Run:
