@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from .config import RunConfig, apply_overrides, load_toml
-from .core import DensityModel, GenerativeModel, IterativeModel
+from .core import DensityModel, GenerativeModel, IterativeModel, VariationalBound
 from .data.base import Dataset, Standardize
 from .data.preprocess import training_data
 from .errors import InputError
@@ -94,19 +94,24 @@ class Run:
         with torch.no_grad():
             return self.model.sample(n, generator=generator, **options)
 
-    def log_prob(self, x: Tensor, *, batch_size: int = 4096) -> Tensor:
+    def log_prob(self, x: Tensor, *, batch_size: int = 4096, bound: bool = False) -> Tensor:
         """Log-density in nats of points in data units (an exact value, bound or estimate,
-        as ``model.log_prob_kind`` says), shape ``(B,)``."""
+        as ``model.log_prob_kind`` says), shape ``(B,)``; with ``bound``, the model's
+        variational lower bound instead (diffusion models)."""
         if not isinstance(self.model, DensityModel):
             raise InputError(
                 f"model {self.config.model!r} has no density: `score` needs a flow, VAE, "
                 "diffusion or flow-matching model"
             )
+        if bound and not isinstance(self.model, VariationalBound):
+            raise InputError(f"--bound: model {self.config.model!r} has no variational bound "
+                             "(diffusion models have one)")
         check_points(x, self.model.event_shape, "input")
+        fn = self.model.log_prob_bound if bound else self.model.log_prob
         out = []
         with torch.no_grad():
             for chunk in torch.split(x.to(self.model.device, torch.float32), batch_size):
-                out.append(self.model.log_prob(chunk).cpu())
+                out.append(fn(chunk).cpu())
         return torch.cat(out) if out else torch.zeros(0)
 
     def dataset(self) -> Dataset:

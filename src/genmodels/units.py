@@ -14,12 +14,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .core import DensityModel, GenerativeModel
+from .core import DensityModel, GenerativeModel, VariationalBound
 from .data.base import Standardize
 from .errors import InputError
 
-__all__ = ["DataUnits", "DensityDataUnits", "in_data_units", "load_standardize",
-           "save_standardize"]
+__all__ = ["BoundDataUnits", "DataUnits", "DensityDataUnits", "in_data_units",
+           "load_standardize", "save_standardize"]
 
 
 class DataUnits(GenerativeModel):
@@ -64,10 +64,22 @@ class DensityDataUnits(DataUnits, DensityModel):
         return self.inner.log_prob(u, cond=cond) + self.standardize.log_det(x)
 
 
+class BoundDataUnits(DensityDataUnits, VariationalBound):
+    """A density model with a variational bound, seen in data units (the bound moves by the
+    same log-determinant as the density)."""
+
+    def log_prob_bound(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """The lower bound in nats of points given in data units, shape ``(B,)``."""
+        u = self.standardize.forward(x)
+        return self.inner.log_prob_bound(u, cond=cond) + self.standardize.log_det(x)
+
+
 def in_data_units(model: GenerativeModel, standardize: Standardize) -> GenerativeModel:
     """Wraps ``model`` so that it samples and scores in data units (a no-op for the identity)."""
     if standardize.is_identity:
         return model
+    if isinstance(model, VariationalBound):
+        return BoundDataUnits(model, standardize)
     if isinstance(model, DensityModel):
         return DensityDataUnits(model, standardize)
     return DataUnits(model, standardize)

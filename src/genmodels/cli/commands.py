@@ -138,7 +138,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     run = load(args.run, which=args.which)
     x = load_points(args.inp)
-    lp = run.log_prob(x)
+    lp = run.log_prob(x, bound=args.bound)
     save_npy_atomic(args.out, lp.numpy())
     print(args.out)
     return 0

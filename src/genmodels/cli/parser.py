@@ -89,11 +89,14 @@ def build_parser() -> Parser:
         "models without a tractable density give their family's bound or estimate "
         "(VAE: importance-weighted bound; diffusion/flow matching: probability-flow ODE); "
         "GANs have no density and exit with code 2.",
-        epilog="Example:\n  genmodels score runs/cb --in test.npy --out logp.npy",
+        epilog="Examples:\n  genmodels score runs/cb --in test.npy --out logp.npy\n"
+        "  genmodels score runs/diff --in test.npy --out elbo.npy --bound",
     )
     _help(s)
     s.add_argument("run", metavar="RUN", help="a run directory")
     s.add_argument("--in", dest="inp", required=True, help="points (.npy, .npz, .csv, .tsv)")
+    s.add_argument("--bound", action="store_true",
+                   help="the variational lower bound instead (diffusion: the reverse-SDE ELBO)")
     s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
     s.add_argument("--out", required=True, help="output .npy file of shape (n,)")
     s.set_defaults(handler=commands.cmd_score)

@@ -1,7 +1,13 @@
 """Abstract interfaces shared by every family: models, objectives, batches."""
 
 from .batch import Batch
-from .model import DensityModel, GenerativeModel, IterativeModel, LatentVariableModel
+from .model import (
+    DensityModel,
+    GenerativeModel,
+    IterativeModel,
+    LatentVariableModel,
+    VariationalBound,
+)
 from .objective import LossOutput, Objective, Phase
 
 __all__ = [
@@ -13,4 +19,5 @@ __all__ = [
     "LossOutput",
     "Objective",
     "Phase",
+    "VariationalBound",
 ]

@@ -56,6 +56,16 @@ class DensityModel(GenerativeModel):
         """Returns :math:`\\log p_\\theta(x)` in nats, shape ``(B,)``, for ``x`` of ``(B, *D)``."""
 
 
+class VariationalBound(DensityModel):
+    """A density model that also gives a variational lower bound
+    :math:`\\mathcal L(x) \\le \\log p_\\theta(x)` (diffusion: the continuous-time ELBO;
+    a VAE: its ELBO). The ``elbo`` metric and ``genmodels score --bound`` use it."""
+
+    @abstractmethod
+    def log_prob_bound(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """Returns the lower bound in nats, shape ``(B,)``, for ``x`` of ``(B, *D)``."""
+
+
 class LatentVariableModel(GenerativeModel):
     """A generative model with a representation :math:`z = \\mathrm{encode}(x)`."""
 

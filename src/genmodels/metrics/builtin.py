@@ -1,4 +1,4 @@
-"""The built-in metrics of ``genmodels evaluate``: ``nll``, ``w2``, ``mmd2``, ``energy``,
+"""The built-in metrics of ``genmodels evaluate``: ``nll``, ``elbo``, ``w2``, ``mmd2``, ``energy``,
 ``sliced-w2``, ``sinkhorn``.
 
 Each is a function ``compute(ctx: EvalContext) -> dict[str, float]`` registered in
@@ -61,6 +61,35 @@ def nll(ctx: EvalContext) -> dict[str, float]:
     if ctx.entropy is not None:
         out["kl_to_data"] = value - float(ctx.entropy)
         out["kl_to_data_se"] = math.hypot(se, float(ctx.entropy_se or 0.0))
+    return out
+
+
+def elbo(ctx: EvalContext) -> dict[str, float]:
+    """The test variational bound as a negative log-likelihood: ``nll_bound = mean_i(-L(x_i))``
+    in nats per example (``≥`` the model's true NLL, up to its Monte Carlo noise), with
+    ``nll_bound_se`` (sample sd / √N, the spread over points and Monte Carlo draws together)
+    and, with ``levels``, ``bpd_bound``. Empty unless the model is a
+    :class:`~genmodels.core.VariationalBound` (diffusion models)."""
+    from ..core import VariationalBound
+
+    model = ctx.model
+    if not isinstance(model, VariationalBound) or ctx.test.shape[0] == 0:
+        return {}
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    with torch.no_grad():
+        nlb = torch.cat([-model.log_prob_bound(c.to(model.device, dtype)).to("cpu", torch.float64)
+                         for c in torch.split(ctx.test, ctx.batch_size)])
+    bad = int((~nlb.isfinite()).sum())
+    if bad:
+        return {"nll_bound_nonfinite": float(bad)}
+    n = nlb.numel()
+    value = float(nlb.mean())
+    se = float(nlb.std() / math.sqrt(n)) if n > 1 else 0.0
+    out = {"nll_bound": value, "nll_bound_se": se}
+    if ctx.levels is not None:
+        scale = ctx.event_dim * math.log(2.0)
+        out["bpd_bound"] = value / scale
+        out["bpd_bound_se"] = se / scale
     return out
 
 
@@ -209,6 +238,12 @@ register(
     "squared energy distance 2E|X-Y| - E|X-X'| - E|Y-Y'| (V-statistic); "
     "energy_floor: test half B vs A",
     two_sample("energy", _energy),
+)
+register(
+    "elbo",
+    "nll_bound: test negative variational bound, nats/example (+ bpd_bound for discrete "
+    "data); models with a variational bound only (diffusion: the reverse-SDE ELBO)",
+    elbo,
 )
 register(
     "sliced-w2",

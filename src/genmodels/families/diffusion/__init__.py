@@ -4,6 +4,7 @@ Registers the families ``ou-sde``, ``vp-sde``, ``subvp-sde`` and ``ve-sde``.
 """
 
 from ...registry import Family, register_family
+from .bound import bound_terms, variational_bound
 from .build import build_diffusion, make_network, make_sde
 from .config import DiffusionConfig, OUConfig, SubVPConfig, VEConfig, VPConfig
 from .likelihood import pf_ode_log_prob
@@ -24,11 +25,13 @@ __all__ = [
     "TimeDensity",
     "VEConfig",
     "VPConfig",
+    "bound_terms",
     "build_diffusion",
     "make_network",
     "make_sde",
     "pf_ode_log_prob",
     "sample",
+    "variational_bound",
 ]
 
 for _name, _cfg, _desc in (

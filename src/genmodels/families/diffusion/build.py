@@ -68,6 +68,8 @@ def build_diffusion(config: DiffusionConfig,
         raise InputError(f"model.dpm_order: {config.dpm_order} must be 1, 2 or 3")
     if config.likelihood_steps < 1 or config.probes < 1:
         raise InputError("model.likelihood_steps and model.probes must be >= 1")
+    if config.bound_samples < 2:
+        raise InputError(f"model.bound_samples: {config.bound_samples} must be >= 2")
     options = SamplerOptions(config.grid, config.dpm_order, config.ddim_eta, config.pc_snr,
                              config.rtol, config.rtol)
     likelihood = {"solver": config.likelihood_solver, "steps": config.likelihood_steps,
@@ -77,7 +79,8 @@ def build_diffusion(config: DiffusionConfig,
     model = ScoreDiffusion(make_network(config, info), make_sde(config), info.event_shape,
                            prediction=config.prediction, sampler=config.sampler,
                            nfe=config.nfe, options=options, likelihood=likelihood,
-                           precondition=config.precondition, sigma_data=config.sigma_data)
+                           precondition=config.precondition, sigma_data=config.sigma_data,
+                           log_prob=config.log_prob, bound_samples=config.bound_samples)
     objective = DenoisingScoreMatching(config.weighting, config.t_sampling,
                                        config.min_snr_gamma)
     return model, objective

@@ -42,6 +42,9 @@ class DiffusionConfig:
         likelihood_rtol: its tolerance when adaptive.
         exact_max_dim: exact divergence up to this dimension, Hutchinson above.
         probes: Hutchinson probes per point.
+        log_prob: what ``log_prob`` (``score``, the ``nll`` metric) returns: ``pf-ode`` (the
+            probability-flow ODE likelihood) or ``bound`` (the variational bound).
+        bound_samples: network evaluations per point of the variational bound.
     """
 
     network: str = field(default="auto", metadata={"choices": ("auto", "mlp", "unet")})
@@ -69,6 +72,8 @@ class DiffusionConfig:
     likelihood_rtol: float = 1e-5
     exact_max_dim: int = 16
     probes: int = 1
+    log_prob: str = field(default="pf-ode", metadata={"choices": ("pf-ode", "bound")})
+    bound_samples: int = 32
 
 
 @dataclass

@@ -26,18 +26,19 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ...core import DensityModel, IterativeModel
+from ...core import IterativeModel, VariationalBound
 from ...errors import InputError
 from ...paths import coefficients, convert, expand
 from ...paths.sde import ForwardSDE
 from ...solvers import Solution
+from .bound import variational_bound
 from .likelihood import pf_ode_log_prob
 from .samplers import SAMPLERS, SamplerOptions, sample
 
 
-class ScoreDiffusion(IterativeModel, DensityModel):
+class ScoreDiffusion(IterativeModel, VariationalBound):
     """A diffusion model: sampling by the reverse SDE or the probability-flow ODE, density
-    by the probability-flow ODE.
+    by the probability-flow ODE, and the variational bound of the reverse SDE.
 
     Args:
         net: ``net(x, t, cond) -> (B, *D)`` with ``t`` of ``(B,)`` in [0, 1].
@@ -49,6 +50,9 @@ class ScoreDiffusion(IterativeModel, DensityModel):
         options: sampler knobs (:class:`SamplerOptions`).
         likelihood: keyword arguments of :func:`pf_ode_log_prob` (solver, steps, probes…);
             ``exact_max_dim`` sets where the exact divergence gives way to Hutchinson.
+        log_prob: what :meth:`log_prob` returns: ``"pf-ode"`` (the probability-flow ODE
+            likelihood) or ``"bound"`` (the variational bound, :meth:`log_prob_bound`).
+        bound_samples: network evaluations per point of the bound's Monte Carlo estimate.
     """
 
     #: every sampler; an instance puts its configured default first
@@ -58,8 +62,14 @@ class ScoreDiffusion(IterativeModel, DensityModel):
     def __init__(self, net: nn.Module, sde: ForwardSDE, event_shape: tuple[int, ...], *,
                  prediction: str = "noise", sampler: str = "dpm-solver++", nfe: int = 20,
                  options: SamplerOptions | None = None, likelihood: dict | None = None,
-                 precondition: bool = True, sigma_data: float = 1.0) -> None:
+                 precondition: bool = True, sigma_data: float = 1.0,
+                 log_prob: str = "pf-ode", bound_samples: int = 32) -> None:
         super().__init__()
+        if log_prob not in ("pf-ode", "bound"):
+            raise InputError(f"log_prob {log_prob!r}: unknown (known: pf-ode, bound)")
+        if bound_samples < 2:
+            raise InputError(f"bound_samples {bound_samples} must be >= 2")
+        self.log_prob_method, self.bound_samples = log_prob, int(bound_samples)
         if sampler not in SAMPLERS:
             raise InputError(f"sampler {sampler!r}: unknown (known: {', '.join(SAMPLERS)})")
         if nfe < 1:
@@ -78,7 +88,8 @@ class ScoreDiffusion(IterativeModel, DensityModel):
         self.probe_seed = int(lk.pop("seed", 0))
         self.likelihood_kwargs = lk
         self.exact_trace = math.prod(self.event_shape) <= self.exact_max_dim
-        self.log_prob_kind = "exact" if self.exact_trace else "estimate"
+        self.log_prob_kind = ("bound" if log_prob == "bound" else
+                              "exact" if self.exact_trace else "estimate")
         self.last_nfe = 0
 
     # ---- the network and its conversions -------------------------------------------------
@@ -134,10 +145,26 @@ class ScoreDiffusion(IterativeModel, DensityModel):
     # ---- density -------------------------------------------------------------------------
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """:math:`\\log p_\\theta(x)` in nats ``(B,)`` by the probability-flow ODE (exact trace
-        up to ``exact_max_dim`` coordinates, else a Hutchinson estimate with fixed probes)."""
+        up to ``exact_max_dim`` coordinates, else a Hutchinson estimate with fixed probes), or
+        the variational bound when the model was built with ``log_prob="bound"``."""
+        if self.log_prob_method == "bound":
+            return self.log_prob_bound(x, cond=cond)
         g = torch.Generator(device=x.device).manual_seed(self.probe_seed)
         lp, nfe = pf_ode_log_prob(lambda t, y: self.score(y, t, cond=cond), self.sde, x,
                                   exact=self.exact_trace, generator=g,
                                   **self.likelihood_kwargs)
         self.last_nfe = nfe
         return lp
+
+    def log_prob_bound(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """The variational lower bound on :math:`\\log p_\\theta(x)` in nats ``(B,)`` (see
+        :mod:`~genmodels.families.diffusion.bound`), from ``bound_samples`` network evaluations
+        per point with draws from a fixed seed (the same points give the same value)."""
+        g = torch.Generator().manual_seed(self.probe_seed)
+        if cond is not None and cond.shape[0] != x.shape[0]:
+            raise ValueError(f"cond has {cond.shape[0]} rows for {x.shape[0]} points")
+        lb = variational_bound(lambda t, y: self.predict(y, t, "noise", cond=cond), self.sde, x,
+                               samples=self.bound_samples, sigma_data=self.sigma_data,
+                               generator=g)
+        self.last_nfe = self.bound_samples
+        return lb.to(x.dtype)
