@@ -59,7 +59,7 @@ def diffusers_sampler(run: gm.Run, kind: str, nfe: int, n: int, clip: bool = Fal
     return draw
 
 
-def ours(run: gm.Run, sampler: str, nfe: int, n: int, grid: str = "logsnr"):
+def ours(run: gm.Run, sampler: str, nfe: int, n: int, grid: str = "auto"):
     def draw(seed: int = 1) -> torch.Tensor:
         opts = run.family_model.options
         old, opts.grid = opts.grid, grid

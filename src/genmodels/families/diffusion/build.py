@@ -75,7 +75,7 @@ def build_diffusion(config: DiffusionConfig,
     likelihood = {"solver": config.likelihood_solver, "steps": config.likelihood_steps,
                   "rtol": config.likelihood_rtol, "atol": config.likelihood_rtol,
                   "probes": config.probes, "exact_max_dim": config.exact_max_dim,
-                  "grid": config.grid}
+                  "grid": "logsnr" if config.grid == "auto" else config.grid}
     model = ScoreDiffusion(make_network(config, info), make_sde(config), info.event_shape,
                            prediction=config.prediction, sampler=config.sampler,
                            nfe=config.nfe, options=options, likelihood=likelihood,

@@ -9,7 +9,7 @@ from ...paths.prediction import PREDICTIONS
 from .objective import T_DENSITIES, WEIGHTINGS
 from .samplers import SAMPLERS
 
-_GRIDS = {"choices": ("logsnr", "uniform", "quadratic", "edm")}
+_GRIDS = {"choices": ("auto", "logsnr", "uniform", "quadratic", "edm")}
 
 
 @dataclass
@@ -32,7 +32,10 @@ class DiffusionConfig:
         t_sampling: training times: ``uniform`` or ``importance`` (:math:`\\propto g^2/\\sigma^2`).
         sampler: the default sampler (``genmodels sample --sampler`` overrides it).
         nfe: the default number of network evaluations.
-        grid: the sampling time grid: ``logsnr``, ``uniform``, ``quadratic``, ``edm``.
+        grid: the sampling time grid: ``auto`` (each sampler's own: log-SNR for DPM-Solver
+            and the ODE solvers, uniform in ``t`` for DDIM, ``em``, ``pc``), ``logsnr``,
+            ``uniform``, ``quadratic``, ``edm``;
+            the likelihood's ODE uses log-SNR under ``auto``.
         dpm_order: the order of ``dpm-solver`` / ``dpm-solver++`` without a suffix.
         ddim_eta: DDIM's :math:`\\eta`.
         pc_snr: the Langevin corrector's signal-to-noise ratio.
@@ -61,7 +64,7 @@ class DiffusionConfig:
     t_sampling: str = field(default="uniform", metadata={"choices": T_DENSITIES})
     sampler: str = field(default="dpm-solver++", metadata={"choices": tuple(SAMPLERS)})
     nfe: int = 20
-    grid: str = field(default="logsnr", metadata=_GRIDS)
+    grid: str = field(default="auto", metadata=_GRIDS)
     dpm_order: int = 3
     ddim_eta: float = 0.0
     pc_snr: float = 0.16
