@@ -9,7 +9,7 @@ and 3) built on the matching discrete schedule (1000 steps, linear β from 1e-4 
 Diffusers' integer timestep ``k`` is mapped to the continuous time with the same signal-to-
 noise ratio, :math:`\\lambda(t) = \\tfrac12\\log(\\bar\\alpha_k / (1 - \\bar\\alpha_k))`, so
 both drive one function. W2 (``--n`` samples against as many test points) and median
-sampling wall time (3 interleaved repeats). Rows with diffusers' default
+sampling wall time (``--repeats`` interleaved repeats, default 7). Rows with diffusers' default
 ``clip_sample=True`` show what clipping to [-1, 1] does to data that are not images.
 Needs ``benchmarks/peers.txt`` (diffusers and its non-torch needs, installed --no-deps).
 """
@@ -74,6 +74,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=7, help="timing repeats (median)")
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -91,6 +92,7 @@ def main() -> None:
         for nfe in (10, 20):
             fns = {
                 "ours ddim": ours(run, "ddim", nfe, n),
+                "ours ddim (log-SNR grid)": ours(run, "ddim", nfe, n, "logsnr"),
                 "diffusers DDIM": diffusers_sampler(run, "ddim", nfe, n),
                 "diffusers DDIM (clip_sample=True, default)": diffusers_sampler(
                     run, "ddim", nfe, n, clip=True),
@@ -101,7 +103,7 @@ def main() -> None:
                 "ours dpm-solver++3 (uniform-t grid)": ours(run, "dpm-solver++3", nfe, n,
                                                             "uniform"),
             }
-            walls = interleaved(fns, repeats=3)
+            walls = interleaved(fns, repeats=a.repeats)
             for label, fn in fns.items():
                 w = wasserstein2(fn(), test)
                 rows.append([name, nfe, label, round(w, 4), round(w / floor, 2),
