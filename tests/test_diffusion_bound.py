@@ -154,3 +154,11 @@ def test_score_bound_refuses_a_model_without_one(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "no variational bound" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x.npy").exists()
+
+
+def test_the_bound_runs_on_images() -> None:
+    torch.manual_seed(0)
+    model, _ = build_diffusion(VPConfig(unet_base=8, unet_levels=1, bound_samples=4),
+                               DataInfo((1, 8, 8)))
+    lb = model.log_prob_bound(torch.rand(3, 1, 8, 8))
+    assert lb.shape == (3,) and torch.isfinite(lb).all()
