@@ -158,18 +158,20 @@ def test_a_short_fit_learns_a_gaussian_and_its_density() -> None:
     assert abs(nll - true_nll) < 0.1, (nll, true_nll)
 
 
-def test_auto_grid_is_uniform_for_ddim_and_the_sde_samplers() -> None:
+def test_auto_grid_follows_the_sampler_and_the_process() -> None:
     from genmodels.families.diffusion import SamplerOptions, sample
     from genmodels.families.diffusion.samplers import grid_for
+    from genmodels.paths import OU, VE
 
-    assert grid_for("ddim", "auto") == "uniform"
-    assert grid_for("dpm-solver++3", "auto") == "logsnr"
-    assert grid_for("em", "auto") == "uniform" and grid_for("heun", "auto") == "logsnr"
-    assert grid_for("ddim", "edm") == "edm"
-    sde = VP()
-    x = sde.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
-    score = lambda t, y: -y / (sde.alpha(t) ** 2 + sde.var(t)).float()  # noqa: E731
-    runs = {g: sample("ddim", score, sde, x, nfe=8, options=SamplerOptions(grid=g)).x
+    vp = VP()
+    for name in ("ddim", "em", "pc", "heun"):
+        assert grid_for(name, "auto", vp) == "uniform"
+        assert grid_for(name, "auto", OU()) == grid_for(name, "auto", VE()) == "logsnr"
+    assert grid_for("dpm-solver++3", "auto", vp) == grid_for("exp", "auto", vp) == "logsnr"
+    assert grid_for("ddim", "edm", vp) == "edm"
+    x = vp.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
+    score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
+    runs = {g: sample("ddim", score, vp, x, nfe=8, options=SamplerOptions(grid=g)).x
             for g in ("auto", "uniform", "logsnr")}
     assert torch.equal(runs["auto"], runs["uniform"])
     assert not torch.allclose(runs["auto"], runs["logsnr"])

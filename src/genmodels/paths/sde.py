@@ -56,6 +56,8 @@ class ForwardSDE(ABC):
 
     T: float = 1.0
     t_eps: float = 1e-3
+    #: the grid that first-order samplers use by default (``"logsnr"`` or ``"uniform"``)
+    sampling_grid: str = "logsnr"
 
     @abstractmethod
     def f(self, t: Tensor) -> Tensor:
@@ -214,8 +216,11 @@ class VP(ForwardSDE):
     With :math:`\beta(t) = \beta_0 + t(\beta_1 - \beta_0)` and
     :math:`B(t) = \int_0^t\beta`: :math:`\alpha_t = e^{-B/2}`, :math:`\sigma_t^2 = 1 - e^{-B}`.
     ``sub=True`` gives the sub-VP SDE: :math:`g^2 = \beta(1 - e^{-2B})`,
-    :math:`\sigma_t^2 = (1 - e^{-B})^2`.
+    :math:`\sigma_t^2 = (1 - e^{-B})^2`. First-order samplers default to a grid uniform in
+    ``t`` here (the clock the β schedule was designed on; DDPM/DDIM's convention).
     """
+
+    sampling_grid = "uniform"
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, T: float = 1.0,
                  t_eps: float = 1e-3, sub: bool = False) -> None:

@@ -32,8 +32,8 @@ class DiffusionConfig:
         t_sampling: training times: ``uniform`` or ``importance`` (:math:`\\propto g^2/\\sigma^2`).
         sampler: the default sampler (``genmodels sample --sampler`` overrides it).
         nfe: the default number of network evaluations.
-        grid: the sampling time grid: ``auto`` (each sampler's own: log-SNR for DPM-Solver
-            and the ODE solvers, uniform in ``t`` for DDIM, ``em``, ``pc``), ``logsnr``,
+        grid: the sampling time grid: ``auto`` (log-SNR for DPM-Solver and ``exp``; for the
+            others uniform in ``t`` on VP and sub-VP, log-SNR on OU and VE), ``logsnr``,
             ``uniform``, ``quadratic``, ``edm``;
             the likelihood's ODE uses log-SNR under ``auto``.
         dpm_order: the order of ``dpm-solver`` / ``dpm-solver++`` without a suffix.

@@ -52,21 +52,26 @@ SAMPLERS: dict[str, tuple[str, int]] = {
 }
 
 
-#: The time grid each kind of sampler uses under ``grid="auto"``. DPM-Solver integrates the
-#: linear part exactly and wants uniform log-SNR steps (Lu et al. 2022). DDIM, ``em`` and
-#: ``pc`` did better uniform in ``t`` at 20 NFE (moons, W2 over 3 seeds: DDIM 0.172 vs 0.251,
-#: EM 0.115 vs 0.153; ``exp`` was no better) and still pass the oracle tests. The
-#: PF-ODE Runge–Kutta solvers would too on VP (Euler 0.125 vs 0.193) but a uniform ``t``
-#: grid breaks Heun on the cosine-SNR OU process (huge steps in sigma near T), so they keep
-#: the log-SNR grid (docs/families/diffusion.md).
+#: The time grid each kind of sampler uses under ``grid="auto"``: ``"process"`` means the
+#: forward process's own :attr:`~genmodels.paths.ForwardSDE.sampling_grid` (uniform in ``t``
+#: for VP and sub-VP, whose linear β schedule was designed on that clock; log-SNR for the
+#: others). DPM-Solver and ``exp`` integrate the linear part exactly and keep uniform log-SNR
+#: steps (Lu et al. 2022). Measured on vp-sde, W2 at 20 NFE over 3 seeds, uniform-t vs
+#: log-SNR, moons: DDIM 0.172 / 0.251, EM 0.115 / 0.153, Euler 0.125 / 0.193; on OU (T = 6)
+#: a uniform-t grid wastes most steps where nothing happens and ends with one huge step, so
+#: there log-SNR is the default (docs/families/diffusion.md).
 AUTO_GRID: dict[str, str] = {"dpm": "logsnr", "dpm++": "logsnr", "adaptive": "logsnr",
-                             "ode": "logsnr", "em": "uniform", "exp": "logsnr",
-                             "pc": "uniform", "ddim": "uniform"}
+                             "exp": "logsnr", "ode": "process", "em": "process",
+                             "pc": "process", "ddim": "process"}
 
 
-def grid_for(name: str, grid: str) -> str:
-    """The grid sampler ``name`` runs on: ``grid``, or its own default under ``"auto"``."""
-    return AUTO_GRID[SAMPLERS[name][0]] if grid == "auto" else grid
+def grid_for(name: str, grid: str, sde: ForwardSDE) -> str:
+    """The grid sampler ``name`` runs on for ``sde``: ``grid``, or under ``"auto"`` its own
+    (:data:`AUTO_GRID`)."""
+    if grid != "auto":
+        return grid
+    g = AUTO_GRID[SAMPLERS[name][0]]
+    return sde.sampling_grid if g == "process" else g
 
 
 @dataclass
@@ -125,7 +130,7 @@ def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
         raise InputError(f"sampler {name!r}: nfe {nfe} must be >= 1")
     o = options or SamplerOptions()
     kind, order = SAMPLERS[name]
-    grid = grid_for(name, o.grid)
+    grid = grid_for(name, o.grid, sde)
     sc = Counted(score)
 
     def pf_ode(t: Tensor, y: Tensor) -> Tensor:
