@@ -132,3 +132,14 @@ def test_gaussian_mixture_oracle_score_is_the_gradient() -> None:
     lp = gm.log_prob(x, alpha=0.6, sigma=0.7)
     (grad,) = torch.autograd.grad(lp.sum(), x)
     assert torch.allclose(gm.score(x.detach(), 0.6, 0.7), grad, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["vp", "subvp", "ve"])
+def test_closed_form_log_snr_inverse_matches_bisection(name: str) -> None:
+    sde = SDES[name]()
+    ts = torch.linspace(sde.t_eps, sde.T, 50, dtype=torch.float64)
+    lam = sde.log_snr(ts)
+    closed = sde.t_of_log_snr(lam)
+    bisect = P.ForwardSDE.t_of_log_snr(sde, lam)
+    assert torch.allclose(closed, ts, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(closed, bisect, rtol=1e-9, atol=1e-12)

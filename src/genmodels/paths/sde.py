@@ -253,6 +253,19 @@ class VP(ForwardSDE):
         v = -torch.expm1(-self.big_b(t))
         return v**2 if self.sub else v
 
+    def t_of_log_snr(self, lam: Tensor) -> Tensor:
+        """Closed form: :math:`B(t) = \\log(1 + e^{-2\\lambda})` (VP) or
+        :math:`2\\,\\mathrm{asinh}(e^{-\\lambda}/2)` (sub-VP), then the root of the quadratic
+        :math:`B(t) = \\beta_{\\min}t + \\tfrac12(\\beta_{\\max} - \\beta_{\\min})t^2`."""
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        big_b = 2 * torch.asinh(0.5 * torch.exp(-lam)) if self.sub else \
+            torch.log1p(torch.exp(-2 * lam))
+        slope = self.beta_max - self.beta_min
+        if slope == 0:
+            return big_b / self.beta_min
+        # t = 2B / (b0 + sqrt(b0^2 + 2 slope B)): the stable form of the quadratic's root
+        return 2 * big_b / (self.beta_min + torch.sqrt(self.beta_min**2 + 2 * slope * big_b))
+
 
 def SubVP(beta_min: float = 0.1, beta_max: float = 20.0, T: float = 1.0,  # noqa: N802
           t_eps: float = 1e-3) -> VP:
@@ -291,3 +304,10 @@ class VE(ForwardSDE):
     def var(self, t: Tensor) -> Tensor:
         t = _ft(t)
         return self.sigma_min**2 * torch.expm1(2 * self._log_ratio * t / self.T)
+
+    def t_of_log_snr(self, lam: Tensor) -> Tensor:
+        """Closed form: :math:`\\sigma_t = e^{-\\lambda}`, so :math:`t = T\\log(1 +
+        e^{-2\\lambda}/\\sigma_{\\min}^2) / (2\\log(\\sigma_{\\max}/\\sigma_{\\min}))`."""
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        return self.T * torch.log1p(torch.exp(-2 * lam) / self.sigma_min**2) / \
+            (2 * self._log_ratio)
