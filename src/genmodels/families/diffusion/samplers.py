@@ -241,9 +241,9 @@ def _dpm(score: ScoreFn, sde: ForwardSDE, x: Tensor, ts: Tensor, order: int,
                 r0, r1 = h0 / h, h1 / h
                 d1_1 = (hist[-2][1] - hist[-3][1]) / r1
                 d1 = d1_0 + r0 / (r0 + r1) * (d1_0 - d1_1)  # h m' + O(h^3)
-                # h^2 m'' + O(h^3). Half of this, as in Lu et al.'s published 3M update (and
-                # diffusers'), gets the m'' term of the exact integral wrong by a factor 2: the
-                # local error is then O(h^3) and the measured global order 2, not 3
+                # h^2 m'' + O(h^3). Half of this (what this code had, and what diffusers
+                # 0.42.1's third-order multistep update uses) gets the m'' term of the exact
+                # integral wrong by a factor 2: local error O(h^3), measured global order 2
                 d2 = 2 * (d1_0 - d1_1) / (r0 + r1)
         if data:
             phi1 = math.expm1(-h)
