@@ -47,20 +47,28 @@ def nll(ctx: EvalContext) -> dict[str, float]:
     nlp = ctx.neg_log_prob()
     if nlp is None or nlp.numel() == 0:
         return {}
+    out = _nll_summary(ctx, nlp, "")
+    if "nll" in out and ctx.entropy is not None:
+        value, se = out["nll"], out["nll_se"]
+        out["kl_to_data"] = value - float(ctx.entropy)
+        out["kl_to_data_se"] = math.hypot(se, float(ctx.entropy_se or 0.0))
+    return out
+
+
+def _nll_summary(ctx: EvalContext, nlp: Tensor, suffix: str) -> dict[str, float]:
+    """``nll{suffix}``, its standard error and, with ``levels``, ``bpd{suffix}`` from the
+    per-point negative log-densities; ``nll{suffix}_nonfinite`` when some are not finite."""
     bad = int((~nlp.isfinite()).sum())
     if bad:
-        return {"nll_nonfinite": float(bad)}
+        return {f"nll{suffix}_nonfinite": float(bad)}
     n = nlp.numel()
     value = float(nlp.mean())
     se = float(nlp.std() / math.sqrt(n)) if n > 1 else 0.0
-    out = {"nll": value, "nll_se": se}
+    out = {f"nll{suffix}": value, f"nll{suffix}_se": se}
     if ctx.levels is not None:
         scale = ctx.event_dim * math.log(2.0)
-        out["bpd"] = value / scale
-        out["bpd_se"] = se / scale
-    if ctx.entropy is not None:
-        out["kl_to_data"] = value - float(ctx.entropy)
-        out["kl_to_data_se"] = math.hypot(se, float(ctx.entropy_se or 0.0))
+        out[f"bpd{suffix}"] = value / scale
+        out[f"bpd{suffix}_se"] = se / scale
     return out
 
 
@@ -79,18 +87,7 @@ def elbo(ctx: EvalContext) -> dict[str, float]:
     with torch.no_grad():
         nlb = torch.cat([-model.log_prob_bound(c.to(model.device, dtype)).to("cpu", torch.float64)
                          for c in torch.split(ctx.test, ctx.batch_size)])
-    bad = int((~nlb.isfinite()).sum())
-    if bad:
-        return {"nll_bound_nonfinite": float(bad)}
-    n = nlb.numel()
-    value = float(nlb.mean())
-    se = float(nlb.std() / math.sqrt(n)) if n > 1 else 0.0
-    out = {"nll_bound": value, "nll_bound_se": se}
-    if ctx.levels is not None:
-        scale = ctx.event_dim * math.log(2.0)
-        out["bpd_bound"] = value / scale
-        out["bpd_bound_se"] = se / scale
-    return out
+    return _nll_summary(ctx, nlb, "_bound")
 
 
 def _flat(x: Tensor) -> Tensor:
