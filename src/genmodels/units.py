@@ -60,8 +60,11 @@ class DensityDataUnits(DataUnits, DensityModel):
 
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """Log-density in nats of points given in data units, shape ``(B,)``."""
-        u = self.standardize.forward(x)
-        return self.inner.log_prob(u, cond=cond) + self.standardize.log_det(x)
+        return self._in_data_units(self.inner.log_prob, x, cond)
+
+    def _in_data_units(self, fn: Any, x: Tensor, cond: Tensor | None) -> Tensor:
+        """``fn`` (a log-density or bound of the inner model) at ``x`` given in data units."""
+        return fn(self.standardize.forward(x), cond=cond) + self.standardize.log_det(x)
 
 
 class BoundDataUnits(DensityDataUnits, VariationalBound):
@@ -70,8 +73,7 @@ class BoundDataUnits(DensityDataUnits, VariationalBound):
 
     def log_prob_bound(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """The lower bound in nats of points given in data units, shape ``(B,)``."""
-        u = self.standardize.forward(x)
-        return self.inner.log_prob_bound(u, cond=cond) + self.standardize.log_det(x)
+        return self._in_data_units(self.inner.log_prob_bound, x, cond)
 
 
 def in_data_units(model: GenerativeModel, standardize: Standardize) -> GenerativeModel:

@@ -1,5 +1,5 @@
-"""The built-in metrics of ``genmodels evaluate``: ``nll``, ``elbo``, ``w2``, ``mmd2``, ``energy``,
-``sliced-w2``, ``sinkhorn``.
+"""The built-in metrics of ``genmodels evaluate``: ``nll``, ``elbo``, ``w2``, ``mmd2``,
+``energy``, ``sliced-w2``, ``sinkhorn``.
 
 Each is a function ``compute(ctx: EvalContext) -> dict[str, float]`` registered in
 :data:`genmodels.registry.METRICS`. A two-sample metric ``<name>`` compares the ``m`` shared
@@ -78,15 +78,9 @@ def elbo(ctx: EvalContext) -> dict[str, float]:
     ``nll_bound_se`` (sample sd / √N, the spread over points and Monte Carlo draws together)
     and, with ``levels``, ``bpd_bound``. Empty unless the model is a
     :class:`~genmodels.core.VariationalBound` (diffusion models)."""
-    from ..core import VariationalBound
-
-    model = ctx.model
-    if not isinstance(model, VariationalBound) or ctx.test.shape[0] == 0:
+    nlb = ctx.neg_log_prob(bound=True)
+    if nlb is None or nlb.numel() == 0:
         return {}
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    with torch.no_grad():
-        nlb = torch.cat([-model.log_prob_bound(c.to(model.device, dtype)).to("cpu", torch.float64)
-                         for c in torch.split(ctx.test, ctx.batch_size)])
     return _nll_summary(ctx, nlb, "_bound")
 
 

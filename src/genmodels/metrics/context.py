@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..core import DensityModel, GenerativeModel
+from ..core import DensityModel, GenerativeModel, VariationalBound
 
 #: The default size cap of each compared sample (model samples, test half A, test half B).
 DEFAULT_MAX_EVAL = 2000
@@ -79,12 +79,17 @@ class EvalContext:
         """Whether every model sample is finite (two-sample metrics are left out otherwise)."""
         return bool(torch.isfinite(self.samples()).all())
 
-    def neg_log_prob(self) -> Tensor | None:
+    def neg_log_prob(self, *, bound: bool = False) -> Tensor | None:
         """``-log p(x)`` of every test point in nats, ``(N,)`` float64; ``None`` without a
-        density. Computed once, batched, without gradients, in evaluation mode."""
-        if not isinstance(self.model, DensityModel):
+        density. With ``bound``, ``-L(x)`` of the model's variational bound (``None`` unless it
+        is a :class:`~genmodels.core.VariationalBound`). Computed once, batched, without
+        gradients, in evaluation mode."""
+        kind = VariationalBound if bound else DensityModel
+        if not isinstance(self.model, kind):
             return None
-        if "nlp" not in self.cache:
+        key = "nlb" if bound else "nlp"
+        if key not in self.cache:
+            fn = self.model.log_prob_bound if bound else self.model.log_prob
             dtype = next(
                 (p.dtype for p in self.model.parameters() if p.is_floating_point()),
                 torch.float32,
@@ -92,10 +97,10 @@ class EvalContext:
             out = []
             with torch.no_grad():
                 for chunk in torch.split(self.test, self.batch_size):
-                    lp = self.model.log_prob(chunk.to(self.model.device, dtype))
+                    lp = fn(chunk.to(self.model.device, dtype))
                     out.append(-lp.detach().to("cpu", torch.float64).reshape(-1))
-            self.cache["nlp"] = torch.cat(out)
-        return self.cache["nlp"]
+            self.cache[key] = torch.cat(out)
+        return self.cache[key]
 
 
 def split_halves(
