@@ -41,12 +41,24 @@ from ...paths.sde import ForwardSDE, expand
 NoiseFn = Callable[[Tensor, Tensor], Tensor]
 
 
-def _gaussian_error(lam: Tensor, sd: float) -> tuple[Tensor, Tensor]:
-    """For :math:`x_0 \\sim \\mathcal N(0, s_d^2 I)` the optimal :math:`\\hat\\varepsilon^*` has
-    :math:`\\mathbb E_\\varepsilon\\lVert\\varepsilon - \\hat\\varepsilon^*\\rVert^2 = c_1 d + c_2
-    \\lVert x_0\\rVert^2`; returns :math:`(c_1, c_2)` at log-SNR ``lam``."""
-    r = torch.exp(2 * lam) * sd**2  # alpha^2 s_d^2 / sigma^2
-    return (r / (r + 1)) ** 2, r / (sd**2 * (r + 1) ** 2)
+def _gaussian_error_integral(lam_t: float, lam_e: float, sd: float) -> tuple[float, float]:
+    """For :math:`x_0 \\sim \\mathcal N(0, s_d^2 I)` the optimal denoiser has
+    :math:`\\mathbb E_\\varepsilon\\lVert\\varepsilon - \\hat\\varepsilon^*\\rVert^2
+    = c_1(\\lambda)\\,d + c_2(\\lambda)\\lVert x_0\\rVert^2` with :math:`r = e^{2\\lambda}s_d^2`,
+    :math:`c_1 = (r/(1+r))^2`, :math:`c_2 = r/(s_d^2(1+r)^2)`. Returns their integrals over
+    :math:`[\\lambda_T, \\lambda_\\varepsilon]` in closed form (:math:`d\\lambda = dr/2r`):
+    :math:`\\tfrac12[\\log(1+r) + 1/(1+r)]` and :math:`-1/(2s_d^2(1+r))` between the ends."""
+
+    def softplus(v: float) -> float:  # log(1 + e^v), stable
+        return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+    def inv1p(v: float) -> float:  # 1 / (1 + e^v), stable
+        return math.exp(-softplus(v))
+
+    v_t, v_e = 2 * lam_t + 2 * math.log(sd), 2 * lam_e + 2 * math.log(sd)
+    i1 = 0.5 * (softplus(v_e) - softplus(v_t) + inv1p(v_e) - inv1p(v_t))
+    i2 = 0.5 / sd**2 * (inv1p(v_t) - inv1p(v_e))
+    return i1, i2
 
 
 def bound_terms(noise: NoiseFn, sde: ForwardSDE, x: Tensor, *, samples: int = 32,
@@ -92,9 +104,8 @@ def bound_terms(noise: NoiseFn, sde: ForwardSDE, x: Tensor, *, samples: int = 32
             eps_star = s * xt / (a**2 * sd2 + s**2)
             err = err + 0.5 * ((zz - eps_hat).flatten(1).square().sum(1)
                                - (zz - eps_star).flatten(1).square().sum(1))
-    lam = torch.linspace(lam_t, lam_e, 4097, dtype=f64)
-    c1, c2 = _gaussian_error(lam, sigma_data)
-    exact = torch.trapezoid(c1, lam) * d + torch.trapezoid(c2, lam) * sq
+    i1, i2 = _gaussian_error_integral(lam_t, lam_e, sigma_data)
+    exact = i1 * d + i2 * sq
     diffusion = (lam_e - lam_t) * err / pairs + exact
     return {"decoder": decoder, "prior": prior, "diffusion": diffusion}
 
