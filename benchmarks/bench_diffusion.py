@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -95,25 +96,25 @@ def figure(curves: dict[str, list[list]], floors: dict[str, float]) -> None:
     fig.savefig(RESULTS / "bench_diffusion_nfe.png", dpi=120)
 
 
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample sd (ddof 1; 0 for a single value)."""
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def floors(data, n: int) -> tuple[float, float, float]:
     """W2 of the first training chunk against the test points, and mean and sd over every
     disjoint ``n``-point training chunk."""
     test = data.test[:n]
     ws = [wasserstein2(data.train[i * n:(i + 1) * n], test)
           for i in range(max(1, len(data.train) // n))]
-    mean = sum(ws) / len(ws)
-    sd = (sum((w - mean) ** 2 for w in ws) / max(len(ws) - 1, 1)) ** 0.5
-    return ws[0], mean, sd
+    return ws[0], *mean_sd(ws)
 
 
 def seeded(run: gm.Run, test: torch.Tensor, n: int, sampler: str, nfe: int,
            seeds: int) -> tuple[float, float, float]:
     """Mean and sd of W2 over sampling seeds 1..seeds, and the mean wall time per draw."""
     out = [w2_at(run, test, n, sampler, nfe, seed=k) for k in range(1, seeds + 1)]
-    ws = [o[0] for o in out]
-    mean = sum(ws) / len(ws)
-    sd = (sum((w - mean) ** 2 for w in ws) / max(len(ws) - 1, 1)) ** 0.5
-    return mean, sd, sum(o[2] for o in out) / len(out)
+    return *mean_sd([o[0] for o in out]), statistics.mean(o[2] for o in out)
 
 
 def main() -> None:

@@ -262,4 +262,3 @@ def _dpm(score: ScoreFn, sde: ForwardSDE, x: Tensor, ts: Tensor, order: int,
                 phi2 = phi1 / h - 1
                 x = x - b.sigma * phi2 * d1 - b.sigma * (phi2 / h - 0.5) * d2
     return x
-
