@@ -179,6 +179,10 @@ def build_parser() -> Parser:
                    help="re-evaluate every run (default: use its evaluation.json when present)")
     s.add_argument("--title", help="the report's title")
     s.set_defaults(handler=commands.cmd_report)
+
+    from . import vae as vae_commands  # encode, decode, grad-var (latent-variable models)
+
+    vae_commands.add_parsers(sub, _help)
     return p
 
 
