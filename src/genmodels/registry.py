@@ -45,6 +45,9 @@ class Family:
             ``"flow-matching"``.
         config: a dataclass type whose fields all have defaults; ``--set`` overrides them.
         build: ``build(config, info) -> (model, objective)``.
+        standardize_discrete: whether ``data.standardize = "auto"`` standardises discrete
+            data (images) for this family; ``False`` for families whose likelihood lives on
+            the data's own level scale (a VAE's categorical decoder).
     """
 
     name: str
@@ -52,6 +55,7 @@ class Family:
     kind: str
     config: type
     build: Callable[[Any, DataInfo], tuple[GenerativeModel, Objective]]
+    standardize_discrete: bool = True
 
 
 @dataclass(frozen=True)

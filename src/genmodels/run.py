@@ -284,7 +284,8 @@ def fit(
         torch.set_num_threads(cfg.train.threads)
     device = _choose_device(cfg.train.device)
     mode = cfg.data.standardize
-    want_std = mode == "yes" or (mode == "auto" and data.standardize)
+    want_std = mode == "yes" or (mode == "auto" and data.standardize and (
+        data.levels is None or family.standardize_discrete))
     created = False
     store = None
     main_rank = int(os.environ.get("RANK", "0")) == 0

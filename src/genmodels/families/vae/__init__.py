@@ -52,7 +52,9 @@ __all__ = [
 ]
 
 register_family(Family(name="vae", kind="vae", config=VAEConfig, build=build_vae,
+                       standardize_discrete=False,
                        description="VAE: amortised ELBO or BBVI, reparam/REINFORCE estimators "
                        "(Kingma & Welling, 2014)"))
 register_family(Family(name="iwae", kind="vae", config=IWAEConfig, build=build_vae,
+                       standardize_discrete=False,
                        description="IWAE: importance-weighted bound, K=50 (Burda et al., 2016)"))

@@ -7,7 +7,8 @@ estimators of :math:`\nabla_\lambda \mathcal L` exist:
   :math:`z = \mu + L\epsilon`, :math:`\nabla_\lambda \mathcal L
   = \mathbb E_\epsilon[\nabla_\lambda f_\lambda(\mu + L\epsilon)]`;
 * **REINFORCE** (score function; Williams 1992, Ranganath et al. 2014):
-  :math:`\nabla_\lambda \mathcal L = \mathbb E_q\big[(f(z) - b)\,\nabla_\lambda \log q_\lambda(z)\big]
+  :math:`\nabla_\lambda \mathcal L
+  = \mathbb E_q\big[(f(z) - b)\,\nabla_\lambda \log q_\lambda(z)\big]
   + \mathbb E_q[\nabla_\lambda f_\lambda(z)]`, for any baseline :math:`b` that does not depend on
   :math:`z` (:math:`\mathbb E_q[\nabla \log q] = 0`). Baselines: none, a moving average of the
   learning signal, and leave-one-out over the ``K`` samples of a point (for the IWAE bound, the
@@ -90,7 +91,8 @@ def bound_surrogate(model: VAE, x: Tensor, q: GaussianPosterior, *, bound: str =
     """``(surrogate, value)``, both ``(B,)``: a tensor equal to the bound per point whose
     gradient is ``estimator``'s, and the bound itself (detached).
 
-    ``bound="elbo"``: :math:`\\frac1K\\sum_k [\\log p(x|z_k) + \\beta(\\log p(z_k) - \\log q(z_k))]`
+    ``bound="elbo"``:
+    :math:`\\frac1K\\sum_k [\\log p(x|z_k) + \\beta(\\log p(z_k) - \\log q(z_k))]`
     (or :math:`\\frac1K\\sum_k \\log p(x|z_k) - \\beta\\,\\mathrm{KL}` with the analytic KL);
     ``bound="iwae"``: :math:`\\log \\frac1K \\sum_k w_k`,
     :math:`\\log w_k = \\log p(x|z_k) + \\beta(\\log p(z_k) - \\log q(z_k))`.

@@ -38,9 +38,12 @@ def gradient_variance(model: VAE, x: Tensor, estimators: list[str], *, repeats: 
     if not ests:
         raise InputError("--estimators: name at least one estimator")
     was = model.training
+    saved = (model.baseline.clone(), model.baseline_ready.clone())
     model.train(False)
     rows: list[dict[str, float | str]] = []
     try:
+        if any(e.baseline == "moving-average" for e in ests):
+            _settle_baseline(model, x, bound, samples, seed)
         for est in ests:
             grads = []
             for r in range(repeats):
@@ -67,7 +70,27 @@ def gradient_variance(model: VAE, x: Tensor, estimators: list[str], *, repeats: 
                          "snr": msq / (G.shape[1] * var) if var > 0 else float("inf")})
     finally:
         model.train(was)
+        model.baseline.copy_(saved[0])
+        model.baseline_ready.copy_(saved[1])
     base = rows[0]["variance"]
     for row in rows:
         row["ratio"] = float(row["variance"]) / float(base) if base else float("nan")
     return rows
+
+
+def _settle_baseline(model: VAE, x: Tensor, bound: str, samples: int, seed: int,
+                     draws: int = 20) -> None:
+    """Sets the moving-average baseline to the value it settles at on this batch: the mean
+    learning signal over ``draws`` independent draws (seeds apart from the measured ones)."""
+    from .estimators import ESTIMATORS
+
+    values = []
+    with torch.no_grad():
+        for r in range(draws):
+            g = torch.Generator(device=x.device).manual_seed(seed + 1_000_000 + r)
+            q = model.posterior(x)
+            _, v = bound_surrogate(model, x, q, bound=bound, samples=samples,
+                                   estimator=ESTIMATORS["reparam"], generator=g)
+            values.append(v.mean())
+    model.baseline.fill_(float(torch.stack(values).mean()))
+    model.baseline_ready.fill_(True)

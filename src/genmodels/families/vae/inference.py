@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ...errors import InputError
 from .estimators import ESTIMATORS, GradientEstimator, bound_surrogate
 from .model import VAE, LocalFit
 from .posterior import GaussianPosterior
@@ -89,7 +90,8 @@ def amortisation_gap(model: VAE, x: Tensor, fit: LocalFit, *, samples: int = 64,
 class BlackBoxVI:
     r"""Black-box VI of :math:`p(z \mid \text{data})` for any model given by its log-joint.
 
-    .. math:: \max_\lambda\; \mathbb E_{q_\lambda}\big[\log p(\text{data}, z) - \log q_\lambda(z)\big]
+    .. math:: \max_\lambda\; \mathbb E_{q_\lambda}\big[\log p(\text{data}, z)
+        - \log q_\lambda(z)\big]
 
     by stochastic gradient steps with the score-function estimator (with a baseline or not) or
     the reparameterisation one, ``samples`` draws per step.
@@ -100,24 +102,29 @@ class BlackBoxVI:
         params: the initial unconstrained parameters (leaf tensors are made from them).
         estimator: a :data:`~genmodels.families.vae.estimators.ESTIMATORS` name.
         samples: Monte Carlo draws per step (``reinforce-loo`` needs 2 or more).
-        lr: Adam's learning rate.
+        lr: the learning rate.
+        optimizer: ``"adam"`` or ``"sgd"`` (plain steps, where the estimator's variance shows
+            undamped).
     """
 
     def __init__(self, log_joint: Callable[[Tensor], Tensor],
                  family: Callable[[list[Tensor]], torch.distributions.Distribution],
                  params: list[Tensor], *, estimator: str = "reinforce", samples: int = 8,
-                 lr: float = 0.01) -> None:
+                 lr: float = 0.01, optimizer: str = "adam") -> None:
         from .estimators import get_estimator
 
         self.log_joint, self.family = log_joint, family
         self.estimator = get_estimator(estimator)
         self.params = [p.detach().clone().requires_grad_(True) for p in params]
         self.samples = samples
-        self.opt = torch.optim.Adam(self.params, lr=lr)
+        if optimizer not in ("adam", "sgd"):
+            raise InputError(f"optimizer {optimizer!r}: use adam or sgd")
+        make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+        self.opt = make(self.params, lr=lr)
         self.baseline: Tensor | None = None
 
     def surrogate(self) -> tuple[Tensor, Tensor]:
-        """``(surrogate, elbo)``: a scalar whose gradient is the estimator, and the ELBO estimate."""
+        """``(surrogate, elbo)``: a scalar whose gradient is the estimator; the ELBO estimate."""
         q = self.family(self.params)
         z = q.rsample((self.samples,)) if self.estimator.reparameterised else \
             q.sample((self.samples,))

@@ -57,7 +57,7 @@ class Likelihood(nn.Module, ABC):
 
     @abstractmethod
     def log_prob(self, x: Tensor, out: Tensor) -> Tensor:
-        """:math:`\\log p(x \\mid z)` for ``x`` ``(N, *D)`` and outputs ``(N, P, *D)``; ``(N,)``."""
+        """:math:`\\log p(x \\mid z)` of ``x`` ``(N, *D)``, outputs ``(N, P, *D)``: ``(N,)``."""
 
     @abstractmethod
     def sample(self, out: Tensor, *, generator: torch.Generator | None = None) -> Tensor:

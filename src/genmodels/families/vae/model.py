@@ -110,8 +110,8 @@ class VAE(LatentVariableModel, VariationalBound, ImportanceWeighted):
         return posterior_from(out, self.latent, self.full_covariance)
 
     def posterior(self, x: Tensor) -> GaussianPosterior:
-        """The encoder's :math:`q`, or (BBVI) one fitted to each point from :math:`\\mathcal N(0, I)`
-        by ``local.steps`` reparameterised steps."""
+        """The encoder's :math:`q`, or (BBVI) one fitted to each point from
+        :math:`\\mathcal N(0, I)` by ``local.steps`` reparameterised steps."""
         if self.encoder is not None:
             return self.amortised_posterior(x)
         from .inference import fit_local
@@ -151,7 +151,8 @@ class VAE(LatentVariableModel, VariationalBound, ImportanceWeighted):
 
     def log_importance_weights(self, x: Tensor, k: int, *,
                                generator: torch.Generator | None = None) -> Tensor:
-        """``(B, k)`` log-weights :math:`\\log p(x, z_k) - \\log q(z_k \\mid x)`, :math:`z_k \\sim q`."""
+        """``(B, k)`` log-weights :math:`\\log p(x, z_k) - \\log q(z_k \\mid x)`,
+        :math:`z_k \\sim q`."""
         q = self.posterior(x)
         z = q.rsample(k, generator=generator)
         return (self.log_joint(x, z) - q.log_prob(z)).transpose(0, 1)

@@ -49,7 +49,7 @@ class GaussianPosterior:
         return diag + torch.tril(self.tril, diagonal=-1)
 
     def rsample(self, k: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """``k`` reparameterised samples per point, ``(k, B, L)``: :math:`z = \\mu + L\\epsilon`."""
+        """``k`` reparameterised draws per point, ``(k, B, L)``: :math:`z = \\mu + L\\epsilon`."""
         eps = standard_normal((k, *self.loc.shape), self.loc, generator)
         return self.transform(eps)
 
