@@ -48,6 +48,14 @@ def add_parsers(sub: Any, help_fmt: Any) -> None:
     s.add_argument("--json", action="store_true", help="print a JSON list")
     s.set_defaults(handler=cmd_grad_var)
 
+    s = sub.add_parser("probe", help="linear-probe accuracy of the latent codes on the labels",
+                       epilog="Example:\n  genmodels probe runs/vae-digits --json")
+    help_fmt(s)
+    s.add_argument("run", metavar="RUN", help="a run directory of a vae/iwae model on labelled data")
+    s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(handler=cmd_probe)
+
 
 def _vae_run(path: str, which: str) -> tuple[Any, Any]:
     from ..families.vae import VAE
@@ -118,4 +126,18 @@ def cmd_grad_var(args: argparse.Namespace) -> int:
     print(f"{'estimator':<20} {'variance':>12} {'ratio':>10} {'snr':>10}")
     for r in rows:
         print(f"{r['estimator']:<20} {r['variance']:>12.4g} {r['ratio']:>10.3g} {r['snr']:>10.3g}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """``genmodels probe``: a linear classifier on the codes (train split -> test split)."""
+    from ..families.vae.evaluate.probe import linear_probe
+
+    run, _ = _vae_run(args.run, args.which)
+    result = linear_probe(run)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        for k, v in sorted(result.items()):
+            print(f"{k:<16} {v:.4g}")
     return 0

@@ -44,6 +44,7 @@ def build_section(data: str, rows: list[dict[str, Any]], runs: dict[str, Any], o
         ("modes", lambda: diagnostics.modes_figure(runs, dataset.name, 2000, figdir, prefix)),
         ("latent", lambda: diagnostics.latent_figure(runs, test, dataset.test_labels, figdir,
                                                      prefix)),
+        ("vae", lambda: _vae_figures(runs, test, figdir, prefix)),
     ]
     for name, make in steps:
         t0 = time.perf_counter()
@@ -60,6 +61,12 @@ def build_section(data: str, rows: list[dict[str, Any]], runs: dict[str, Any], o
         if time.perf_counter() - t0 > 20:
             print(f"  figure {name} took {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     return section
+
+
+def _vae_figures(runs: dict[str, Any], test: Any, figdir: Path, prefix: str) -> list[Figure]:
+    from ..families.vae.figures import latent_figures
+
+    return latent_figures(runs, test, figdir, prefix)
 
 
 def _close_all() -> None:

@@ -105,7 +105,7 @@ def build_vae(config: VAEConfig, info: DataInfo) -> tuple[VAE, VariationalObject
                 eval_samples=config.eval_samples, eval_chunk=config.eval_chunk,
                 bound_samples=config.bound_samples, analytic_kl=config.kl != "mc",
                 in_shift=shift, in_scale=scale,
-                local=LocalFit(config.refine_steps, config.refine_lr, 4))
+                local=LocalFit(config.refine_steps, config.refine_lr, 16))
     objective = VariationalObjective(config.objective, config.samples, estimator, config.beta,
                                      config.warmup, config.inference,
                                      LocalFit(config.local_steps, config.local_lr, 1))

@@ -82,7 +82,7 @@ class VAEConfig:
     eval_chunk: int = 16384
     bound_samples: int = 16
     refine_steps: int = 100
-    refine_lr: float = 0.05
+    refine_lr: float = 0.02
     seed: int = 0
 
 

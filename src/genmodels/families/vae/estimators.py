@@ -110,7 +110,8 @@ def bound_surrogate(model: VAE, x: Tensor, q: GaussianPosterior, *, bound: str =
     if not estimator.reparameterised:
         z = z.detach()
     log_lik = model.log_likelihood(x, z)
-    log_q = q.log_prob(z)
+    need_q = not (analytic and estimator.reparameterised)
+    log_q = q.log_prob(z) if need_q else None
     if analytic:
         f = log_lik - beta * q.kl_standard_normal()
     else:
@@ -118,6 +119,7 @@ def bound_surrogate(model: VAE, x: Tensor, q: GaussianPosterior, *, bound: str =
     value = f.mean(0) if bound == "elbo" else _log_mean_exp(f)
     if estimator.reparameterised:
         return value, value.detach()
+    assert log_q is not None
     fd = f.detach()
     k = samples
     if bound == "elbo":
