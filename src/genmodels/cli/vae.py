@@ -51,7 +51,7 @@ def add_parsers(sub: Any, help_fmt: Any) -> None:
     s = sub.add_parser("probe", help="linear-probe accuracy of the latent codes on the labels",
                        epilog="Example:\n  genmodels probe runs/vae-digits --json")
     help_fmt(s)
-    s.add_argument("run", metavar="RUN", help="a run directory of a vae/iwae model on labelled data")
+    s.add_argument("run", metavar="RUN", help="a vae/iwae run directory on labelled data")
     s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(handler=cmd_probe)
