@@ -108,5 +108,5 @@ def build_vae(config: VAEConfig, info: DataInfo) -> tuple[VAE, VariationalObject
                 local=LocalFit(config.refine_steps, config.refine_lr, 16))
     objective = VariationalObjective(config.objective, config.samples, estimator, config.beta,
                                      config.warmup, config.inference,
-                                     LocalFit(config.local_steps, config.local_lr, 1))
+                                     LocalFit(config.local_steps, config.local_lr, config.samples))
     return model, objective

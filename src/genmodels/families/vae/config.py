@@ -46,7 +46,7 @@ class VAEConfig:
         beta: :math:`\\beta` of the β-VAE.
         warmup: KL annealing steps (:math:`\\beta_t = \\beta\\min(1, t/T)`; 0: none).
         inference: ``"amortised"`` (encoder) or ``"bbvi"`` (per-datapoint λ).
-        local_steps: BBVI's stochastic steps on λ per minibatch.
+        local_steps: BBVI's stochastic steps on λ per minibatch (``samples`` draws each).
         local_lr: their learning rate.
         eval_samples: ``K`` of the importance-weighted ``log_prob`` (the ``nll`` metric).
         eval_chunk: decoder evaluations per chunk of that estimate (memory bound).
