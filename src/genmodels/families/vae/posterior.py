@@ -104,12 +104,10 @@ def posterior_size(latent: int, full: bool) -> int:
 def posterior_from(out: Tensor, latent: int, full: bool) -> GaussianPosterior:
     """Splits an encoder's ``(B, posterior_size)`` output into a :class:`GaussianPosterior`.
 
-    The log-scales are softly kept in ``[-7, 5]`` (a softplus at each edge) so that
-    a wild encoder output cannot give a zero or infinite variance.
+    The log-scales are clamped to ``[-7, 5]`` so that a wild encoder output cannot give a
+    zero or infinite variance.
     """
-    loc, log_scale = out[:, :latent], out[:, latent:2 * latent]
-    log_scale = -7.0 + torch.nn.functional.softplus(log_scale + 7.0)
-    log_scale = 5.0 - torch.nn.functional.softplus(5.0 - log_scale)
+    loc, log_scale = out[:, :latent], out[:, latent:2 * latent].clamp(-7.0, 5.0)
     tril = None
     if full:
         rows, cols = torch.tril_indices(latent, latent, offset=-1, device=out.device)
