@@ -101,6 +101,10 @@ def test_digits_with_a_categorical_decoder_learns() -> None:
     assert m["bpd"] < 3.2 and m["nll"] <= m["nll_bound"] + 1e-6 + 3 * m["nll_bound_se"]
     s = run.sample(4, seed=0)
     assert s.shape == (4, 1, 8, 8) and (s >= 0).all() and (s < 17).all()
+    from genmodels.families.vae.evaluate.probe import linear_probe
+
+    probe = linear_probe(run)
+    assert probe["probe_accuracy"] > 2 * probe["probe_chance"]
 
 
 def test_conv_networks_and_logistic_decoder_on_images() -> None:
