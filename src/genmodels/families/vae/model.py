@@ -106,7 +106,9 @@ class VAE(LatentVariableModel, VariationalBound, ImportanceWeighted):
         """:math:`q_\\lambda(z \\mid x)` from the encoder."""
         if self.encoder is None:
             raise ValueError("this model has no encoder (inference=bbvi)")
-        out = self.encoder((x - self.in_shift) * self.in_scale)
+        if self.in_shift != 0.0 or self.in_scale != 1.0:
+            x = (x - self.in_shift) * self.in_scale
+        out = self.encoder(x)
         return posterior_from(out, self.latent, self.full_covariance)
 
     def posterior(self, x: Tensor) -> GaussianPosterior:

@@ -87,7 +87,7 @@ class VariationalObjective(Objective):
                                estimator=estimator, beta=beta)
 
     def __call__(self, model: nn.Module, batch: Batch, phase: str = "main") -> LossOutput:
-        step = int(model.anneal_step) if isinstance(model, VAE) else 0
+        step = int(model.anneal_step) if self.warmup and isinstance(model, VAE) else 0
         beta = self.beta_at(step)
         sur, value = self.terms(model, batch, beta)
         if model.training:
