@@ -1,8 +1,8 @@
 """Run under torchrun by test_ddp_families.py: every (family, config) of ``CASES`` in turn.
 
 Usage: python -m torch.distributed.run --standalone --nproc-per-node=2 _ddp_families.py OUT
-The process group is joined once here, so every ``genmodels.fit`` uses it (the trainer only
-destroys a group it created); every rank saves its weights.
+Each ``genmodels.fit`` joins and leaves its own process group (as ``genmodels compare``
+does); every rank saves its weights.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from _ddp_cases import CASES, config  # noqa: E402
 def main(out: Path) -> None:
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
-    torch.distributed.init_process_group("gloo")
     for name, family, overrides, _ in CASES:
         run = gm.fit(config(family, batch=16 // world), overrides=overrides, out=out / name,
                      progress=False)
         torch.save(run.family_model.state_dict(), out / name / f"rank{rank}.pt")
-    torch.distributed.destroy_process_group()
+        assert not torch.distributed.is_initialized()
 
 
 if __name__ == "__main__":

@@ -75,8 +75,20 @@ def init_distributed(device_kind: str = "cpu", timeout_s: float = 120.0) -> Dist
     backend = "nccl" if device_kind == "cuda" else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    # A fresh key prefix per group: a process that trains several models in turn (``compare``)
+    # creates and destroys one group per fit, and torch restarts its own key counter after
+    # ``destroy_process_group``, so the second group would read the first one's stale
+    # addresses from the shared rendezvous store.
+    global _GROUPS
+    _GROUPS += 1
+    store, _, _ = next(dist.rendezvous("env://"))
+    dist.init_process_group(backend, store=dist.PrefixStore(f"genmodels/{_GROUPS}", store),
+                            rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=timeout_s))
     return DistInfo(rank, world, local_rank, True)
+
+
+_GROUPS = 0
 
 
 def cleanup(info: DistInfo) -> None:
