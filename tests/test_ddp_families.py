@@ -80,3 +80,21 @@ def test_resume_on_another_world_size_continues_exactly(ddp_runs: Path, tmp_path
     for k, v in straight.family_model.state_dict().items():
         torch.testing.assert_close(resumed.family_model.state_dict()[k], v, rtol=1e-4,
                                    atol=1e-5, msg=k)
+
+
+@pytest.mark.timeout(200)
+def test_compare_under_torchrun_writes_one_report(tmp_path: Path) -> None:
+    """``torchrun … -m genmodels compare`` trains each model data-parallel in turn (a fresh
+    process group per fit) and rank 0 alone writes the results and prints the report line."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1",
+               GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           "-m", "genmodels", "compare", "--data", "moons", "--models", "realnvp,ns-gan",
+           "--steps", "10", "--set", "train.batch_size=32", "data.n_train=400",
+           "data.n_test=300", "realnvp:layers=2", "--out", str(tmp_path / "cmp")]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=190, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("report: ") == 1
+    rows = json.loads((tmp_path / "cmp" / "results.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["realnvp", "ns-gan"]
+    assert all(r["steps"] == 10 for r in rows)

@@ -25,7 +25,7 @@ from ..core import Batch, LossOutput, Objective
 
 __all__ = [
     "DistInfo", "PhaseStep", "all_reduce_max", "barrier", "cleanup", "gather_rng_states",
-    "init_distributed", "is_main_process", "wrap_phase",
+    "init_distributed", "is_main_process", "launched_rank", "wrap_phase",
 ]
 
 
@@ -50,6 +50,12 @@ class DistInfo:
     def enabled(self) -> bool:
         """Whether there is more than one process."""
         return self.world_size > 1
+
+
+def launched_rank() -> int:
+    """The global rank ``torchrun`` gave this process (``RANK``; 0 outside ``torchrun``),
+    known before and after any process group exists."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def is_main_process() -> bool:
