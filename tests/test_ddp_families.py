@@ -62,7 +62,8 @@ def test_two_processes_train_every_family(ddp_runs: Path, name: str, family: str
 def test_resume_on_another_world_size_continues_exactly(ddp_runs: Path, tmp_path: Path) -> None:
     """A 2-process run (4 steps, 8 points each) resumed in 1 process with the same global
     batch (16) for 2 more steps equals a 1-process run of 6 steps: weights, Adam moments and
-    the data order carry over (the loader's position counts global batches)."""
+    the data order carry over (the loader's position, in batches per rank, is the same global
+    position when the global batch is unchanged)."""
     import shutil
 
     name, family, overrides, _ = CASES[0]
