@@ -60,6 +60,11 @@ class TrainConfig:
         loggers: extra experiment trackers besides ``metrics.jsonl``: ``"tensorboard"``
             (event files in ``<run>/tensorboard``) and ``"mlflow"`` (a local SQLite store).
         mlflow_uri: the MLflow tracking URI (default ``sqlite:///<run>/mlflow.db``).
+        precision: ``"fp32"``, ``"bf16"`` (autocast to bfloat16; CPU and CUDA) or ``"fp16"``
+            (autocast to float16 with dynamic loss scaling; CUDA only). See
+            :mod:`genmodels.train.precision`.
+        compile: run each phase's loss through :func:`torch.compile` (the first steps
+            compile; worth it for long runs of large models).
     """
 
     steps: int = 2000
@@ -85,6 +90,8 @@ class TrainConfig:
     threads: int = 0
     loggers: tuple[str, ...] = ()
     mlflow_uri: str = ""
+    precision: str = field(default="fp32", metadata={"choices": ("fp32", "bf16", "fp16")})
+    compile: bool = False
 
 
 @dataclass

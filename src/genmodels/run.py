@@ -151,7 +151,7 @@ class Run:
                 self.model, test, metrics=metrics, generator=generator, levels=levels,
                 entropy=entropy, entropy_se=entropy_se, dataset=dataset,
             )
-        if save and self.path is not None:
+        if save and self.path is not None and int(os.environ.get("RANK", "0")) == 0:
             write_json(self.path / "evaluation.json", result)
         return result
 

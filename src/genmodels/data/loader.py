@@ -91,7 +91,10 @@ class BatchLoader:
         y: optional per-point labels ``(N,)``, indexed like ``data``.
         rank: this process's rank (default: from :mod:`torch.distributed`, else 0).
         world_size: the number of processes (default: from :mod:`torch.distributed`, else 1).
-        device: where batches go (default: where ``data`` is).
+        device: where batches go (default: where ``data`` is). Data already there is only
+            indexed; host data bound for CUDA is copied through pinned memory
+            (``non_blocking``), e.g. the dequantised images of a
+            :class:`~genmodels.data.preprocess.Prepared` view.
     """
 
     def __init__(
@@ -172,7 +175,12 @@ class BatchLoader:
         cond = None if self.cond is None else take(self.cond, index)
         y = None if self.y is None else take(self.y, index)
         batch = Batch(x, cond, y)
-        return batch.to(self.device) if self._move else batch
+        if not self._move:
+            return batch
+        if self.device.type == "cuda":  # page-locked host memory: an asynchronous copy
+            batch = Batch(*(None if t is None or t.device.type != "cpu" else t.pin_memory()
+                            for t in (batch.x, batch.cond, batch.y)))
+        return batch.to(self.device)
 
     def __iter__(self) -> Iterator[Batch]:
         return self

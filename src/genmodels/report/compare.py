@@ -202,7 +202,9 @@ def compare(
     notes = [f"{budget_note}; {seeds} seed(s); the same metrics for every model "
              f"(genmodels.metrics.evaluate on the test split)."]
     section = build_section(data, rows, first_runs, out, notes=notes)
-    if write:
+    from ..train.distributed import launched_rank
+
+    if write and launched_rank() == 0:  # under torchrun every rank trains; rank 0 writes
         write_results(out, rows, title=title or f"genmodels compare on {data}")
         path = write_report(out / "report.html", [section],
                             title=title or f"genmodels compare on {data}",

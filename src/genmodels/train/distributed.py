@@ -25,7 +25,7 @@ from ..core import Batch, LossOutput, Objective
 
 __all__ = [
     "DistInfo", "PhaseStep", "all_reduce_max", "barrier", "cleanup", "gather_rng_states",
-    "init_distributed", "is_main_process", "wrap_phase",
+    "init_distributed", "is_main_process", "launched_rank", "wrap_phase",
 ]
 
 
@@ -52,6 +52,12 @@ class DistInfo:
         return self.world_size > 1
 
 
+def launched_rank() -> int:
+    """The global rank ``torchrun`` gave this process (``RANK``; 0 outside ``torchrun``),
+    known before and after any process group exists."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def is_main_process() -> bool:
     """Rank 0, or no process group at all."""
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -75,8 +81,20 @@ def init_distributed(device_kind: str = "cpu", timeout_s: float = 120.0) -> Dist
     backend = "nccl" if device_kind == "cuda" else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    # A fresh key prefix per group: a process that trains several models in turn (``compare``)
+    # creates and destroys one group per fit, and torch restarts its own key counter after
+    # ``destroy_process_group``, so the second group would read the first one's stale
+    # addresses from the shared rendezvous store.
+    global _GROUPS
+    _GROUPS += 1
+    store, _, _ = next(dist.rendezvous("env://"))
+    dist.init_process_group(backend, store=dist.PrefixStore(f"genmodels/{_GROUPS}", store),
+                            rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=timeout_s))
     return DistInfo(rank, world, local_rank, True)
+
+
+_GROUPS = 0
 
 
 def cleanup(info: DistInfo) -> None:

@@ -20,6 +20,7 @@ from ..errors import InputError, NonFiniteLossError
 from . import distributed as D
 from .ema import EMA
 from .loggers import JsonlLogger, Logger
+from .precision import Precision, maybe_compile
 from .progress import ProgressBar
 from .schedule import LRSchedule
 from .state import PhaseState, guard_value, restore_rng, rng_state, split_data, validate
@@ -138,7 +139,7 @@ class Trainer:
                                min_ratio=c.min_lr_ratio)
             step = D.PhaseStep(model, objective, phase.name)
             wrapper = D.wrap_phase(step, info, device)
-            call = wrapper if info.enabled else step.forward
+            call = self._amp.wrap(maybe_compile(wrapper, c.compile, hooks=info.enabled))
             found_inf = torch.zeros(1, device=device)
             out.append(PhaseState(phase, params, opt, sched, step, wrapper, call, found_inf))
         return out
@@ -198,11 +199,12 @@ class Trainer:
         model.to(device)
         model.train()
         torch.manual_seed(c.seed + info.rank)
+        self._amp = Precision(c.precision, device)
         phases = self._phases(model, objective, info, device)
         ema = EMA(model, c.ema_decay) if c.ema_decay > 0 else None
         x, cond, y = split_data(train)
-        if isinstance(x, Tensor):
-            x = x.to(device)
+        # tensors go to the device once (no per-step host copies); the rest is pinned
+        x, cond, y = (t.to(device) if isinstance(t, Tensor) else t for t in (x, cond, y))
         loader = BatchLoader(x, c.batch_size, seed=c.seed, cond=cond, y=y,
                              rank=info.rank, world_size=info.world_size, device=device)
         self._loggers = ([JsonlLogger(self.store)] if self.store is not None else [])
@@ -281,7 +283,7 @@ class Trainer:
         if acc == 1:
             loss = ph.call(next(loader))
             if loss.requires_grad:
-                loss.backward()
+                self._amp.backward(loss)
             total = loss.detach()
         else:
             total = None
@@ -289,10 +291,11 @@ class Trainer:
                 with ph.wrapper.no_sync() if ddp and i < acc - 1 else nullcontext():
                     loss = ph.call(next(loader))
                     if loss.requires_grad:
-                        (loss / acc).backward()
+                        self._amp.backward(loss / acc)
                 total = loss.detach() if total is None else total + loss.detach()
             total = total / acc
         ph.last_loss = total
+        self._amp.unscale(ph.opt)
         check = guard_value(total, ph, self.config.grad_clip)
         if ddp:  # every rank must take the same decision
             flag = (check != 0).to(torch.uint8)  # NaN != 0 too
@@ -300,9 +303,13 @@ class Trainer:
         else:
             bad = float(check) != 0.0  # NaN != 0 too
         if bad:
+            if self._amp.absorbed(total):  # fp16 scale overflow: lower the scale, not counted
+                ph.opt.zero_grad(set_to_none=True)
+                ph.found_inf.zero_()
+                return False
             self._skip(ph, step, s)
             return False
-        ph.opt.step()
+        self._amp.step(ph.opt)
         s["nonfinite_in_a_row"] = 0
         return True
 
@@ -390,6 +397,7 @@ class Trainer:
                          "ema_updates": 0 if ema is None else ema.updates},
             "best_val": s["best_val"],
             "elapsed": self._clock[1] + time.perf_counter() - self._clock[0],
+            "scaler": self._amp.state_dict(),
         }
 
     def _save(self, model: nn.Module, phases: list[PhaseState], ema: EMA | None,
@@ -427,6 +435,7 @@ class Trainer:
                 ph.opt.load_state_dict(st["optimizers"][ph.phase.name])
                 ph.sched.load_state_dict(st["schedulers"][ph.phase.name])
             loader.load_state_dict(st["loader"])
+            self._amp.load_state_dict(st.get("scaler", {}))
             restore_rng(st["rng"], info, device, self.config.seed + info.rank)
             s["step"] = int(st["step"])
             for k in ("nonfinite_total", "nonfinite_in_a_row", "bad_validations"):
