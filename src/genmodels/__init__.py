@@ -21,8 +21,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 from .config import DataConfig, RunConfig, TrainConfig
-from .core import Batch, DensityModel, GenerativeModel, LatentVariableModel, LossOutput, Objective
 from .errors import InputError
+
+# torch is imported on first use of these (or of any submodule that needs it), not by
+# ``import genmodels``: ``genmodels --help`` and ``genmodels list`` stay fast.
+_CORE_API = {"Batch", "DensityModel", "GenerativeModel", "LatentVariableModel", "LossOutput",
+             "Objective"}
 
 _SUBMODULES = {
     "bijections", "cli", "core", "data", "distributions", "divergences", "families", "metrics",
@@ -37,6 +41,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _CORE_API:
+        return getattr(importlib.import_module(".core", __name__), name)
     if name in _RUN_API:
         return getattr(importlib.import_module(".run", __name__), name)
     if name in _SUBMODULES:

@@ -45,18 +45,13 @@ def save_npy_atomic(path: str | Path, array: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """``genmodels list``: the registered families, data sets and metrics."""
-    from ..registry import DATASETS, FAMILIES, METRICS, load_all
+    """``genmodels list``: the registered families, data sets and metrics.
 
-    load_all()
-    tables = {
-        "families": [
-            {"name": f.name, "kind": f.kind, "description": f.description}
-            for f in sorted(FAMILIES.values(), key=lambda f: (f.kind, f.name))
-        ],
-        "datasets": [{"name": d.name, "description": d.description} for d in DATASETS.values()],
-        "metrics": [{"name": m.name, "description": m.description} for m in METRICS.values()],
-    }
+    Answers from :mod:`genmodels.catalogue` (no ``import torch``).
+    """
+    from ..catalogue import read
+
+    tables = read()
     if args.json:
         print(json.dumps(tables, indent=2))
         return 0

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
-
-import torch
 
 from ..errors import InputError
 
@@ -70,6 +69,8 @@ def _vae_run(path: str, which: str) -> tuple[Any, Any]:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     """``genmodels encode``: posterior means of the given points."""
+    import torch
+
     from ..run import check_points
     from .commands import load_points, save_npy_atomic
 
@@ -78,7 +79,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if x.dim() == 1 and len(model.event_shape) == 1:
         x = x[:, None]
     if x.dim() == 2 and len(model.event_shape) > 1 and x.shape[1] == x[0].numel() and \
-            x.shape[1] == int(torch.tensor(model.event_shape).prod()):
+            x.shape[1] == math.prod(model.event_shape):
         x = x.reshape(len(x), *model.event_shape)  # flattened images
     check_points(x, model.event_shape, f"--in {args.inp}")
     with torch.no_grad():
@@ -90,6 +91,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     """``genmodels decode``: decoder means of the given latent codes, in data units."""
+    import torch
+
     from ..run import check_points
     from .commands import load_points, save_npy_atomic
 
