@@ -105,7 +105,7 @@ class Run:
             )
         if bound and not isinstance(self.model, VariationalBound):
             raise InputError(f"--bound: model {self.config.model!r} has no variational bound "
-                             "(diffusion models have one)")
+                             "(diffusion models and VAEs have one)")
         check_points(x, self.model.event_shape, "input")
         fn = self.model.log_prob_bound if bound else self.model.log_prob
         out = []

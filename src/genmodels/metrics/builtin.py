@@ -77,7 +77,8 @@ def elbo(ctx: EvalContext) -> dict[str, float]:
     in nats per example (``≥`` the model's true NLL, up to its Monte Carlo noise), with
     ``nll_bound_se`` (sample sd / √N, the spread over points and Monte Carlo draws together)
     and, with ``levels``, ``bpd_bound``. Empty unless the model is a
-    :class:`~genmodels.core.VariationalBound` (diffusion models)."""
+    :class:`~genmodels.core.VariationalBound` (diffusion models: the reverse-SDE ELBO;
+    VAEs: the ELBO)."""
     nlb = ctx.neg_log_prob(bound=True)
     if nlb is None or nlb.numel() == 0:
         return {}
@@ -233,7 +234,8 @@ register(
 register(
     "elbo",
     "nll_bound: test negative variational bound, nats/example (+ bpd_bound for discrete "
-    "data); models with a variational bound only (diffusion: the reverse-SDE ELBO)",
+    "data); models with a variational bound only (diffusion: the reverse-SDE ELBO; VAEs: the "
+    "ELBO)",
     elbo,
 )
 register(
