@@ -1,5 +1,5 @@
 """Model families; importing this package registers every built-in family."""
 
-from . import diffusion, flows, gan, vae
+from . import cnf, diffusion, flows, gan, vae
 
-__all__ = ["diffusion", "flows", "gan", "vae"]
+__all__ = ["cnf", "diffusion", "flows", "gan", "vae"]
