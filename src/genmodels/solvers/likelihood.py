@@ -72,7 +72,8 @@ def divergence_terms(fn: Field, t: Tensor, x: Tensor, probes: Tensor | None, *,
         out = fn(t, x)
         div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         frob = torch.zeros_like(div)
-        if probes is None:
+        # a field that does not depend on x (no graph) has zero divergence
+        if out.requires_grad and probes is None:
             flat = out.flatten(1)
             d = flat.shape[1]
             for i in range(d):
@@ -81,7 +82,7 @@ def divergence_terms(fn: Field, t: Tensor, x: Tensor, probes: Tensor | None, *,
                 gi = gi.flatten(1)
                 div = div + gi[:, i]
                 frob = frob + gi.square().sum(1)
-        else:
+        elif out.requires_grad:
             for k, e in enumerate(probes):
                 (ge,) = torch.autograd.grad((out * e).sum(), x, create_graph=create_graph,
                                             retain_graph=create_graph
