@@ -28,5 +28,7 @@ def build_cnf(config: CNFConfig, info: DataInfo) -> tuple[CNF, CNFLikelihood]:
     model = CNF(net, info.event_shape, T=config.T, solver=config.solver, steps=config.steps,
                 backend=config.backend, adjoint=config.adjoint, rtol=config.rtol, trace=trace,
                 probes=config.probes, probe=config.probe, sampler=config.sampler,
-                nfe=config.nfe)
+                nfe=config.nfe, likelihood_solver=config.likelihood_solver,
+                likelihood_steps=config.likelihood_steps,
+                likelihood_rtol=config.likelihood_rtol)
     return model, CNFLikelihood(config.kinetic, config.jacobian)

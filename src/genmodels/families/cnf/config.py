@@ -30,6 +30,11 @@ class CNFConfig:
         probe: ``rademacher`` or ``gaussian`` probes.
         kinetic: :math:`\\lambda_K` of the RNODE kinetic energy :math:`\\int\\lVert F\\rVert^2`.
         jacobian: :math:`\\lambda_J` of the Jacobian norm :math:`\\int\\lVert\\nabla F\\rVert_F^2`.
+        likelihood_solver: the solver of evaluation (``log_prob`` without gradients,
+            ``score``, the ``nll`` metric, importance weights): adaptive ``dopri5`` by default,
+            since a coarse training grid can be exploited and only an accurate solve shows it.
+        likelihood_steps: its fixed steps (when not ``dopri5``).
+        likelihood_rtol: its tolerance (relative and absolute) when adaptive.
         sampler: the default sampler.
         nfe: the default sampling budget (network evaluations).
     """
@@ -51,5 +56,8 @@ class CNFConfig:
     probe: str = field(default="rademacher", metadata={"choices": ("rademacher", "gaussian")})
     kinetic: float = 0.0
     jacobian: float = 0.0
+    likelihood_solver: str = field(default="dopri5", metadata={"choices": _SOLVERS})
+    likelihood_steps: int = 32
+    likelihood_rtol: float = 1e-5
     sampler: str = field(default="rk4", metadata={"choices": _SOLVERS})
     nfe: int = 32

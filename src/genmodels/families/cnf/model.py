@@ -38,9 +38,15 @@ class CNF(IterativeModel, DensityModel):
             in [0, 1] (the time :math:`t/T`).
         event_shape: the shape ``D`` of one point.
         T: the prior end of the time interval.
-        solver: the solver of ``log_prob`` and training (``rk4``, ``heun``, ``euler``,
-            ``dopri5``).
+        solver: the solver of training and of every pass with gradients on (``rk4``,
+            ``heun``, ``euler``, ``dopri5``).
         steps: its fixed step count.
+        likelihood_solver: the solver of passes without gradients (evaluation: ``log_prob``,
+            importance weights); adaptive ``dopri5`` by default, because a model trained
+            with a coarse fixed grid can exploit that grid's error (its log-determinant is
+            then not the integrated divergence), which only an accurate solve reveals.
+        likelihood_steps: its fixed step count.
+        likelihood_rtol: its adaptive tolerance.
         backend: ``"genmodels"`` or ``"torchdiffeq"``.
         adjoint: gradients by the adjoint method (``torchdiffeq``).
         rtol: the adaptive tolerance.
@@ -58,21 +64,25 @@ class CNF(IterativeModel, DensityModel):
                  solver: str = "rk4", steps: int = 8, backend: str = "genmodels",
                  adjoint: bool = False, rtol: float = 1e-5, trace: str = "exact",
                  probes: int = 1, probe: str = "rademacher", sampler: str = "rk4",
-                 nfe: int = 32) -> None:
+                 nfe: int = 32, likelihood_solver: str = "dopri5", likelihood_steps: int = 32,
+                 likelihood_rtol: float = 1e-5) -> None:
         super().__init__()
         for name, value, known in (("solver", solver, SOLVERS), ("sampler", sampler, SOLVERS),
+                                   ("likelihood_solver", likelihood_solver, SOLVERS),
                                    ("trace", trace, ("exact", "hutchinson")),
                                    ("backend", backend, ("genmodels", "torchdiffeq"))):
             if value not in known:
                 raise InputError(f"model.{name}: {value!r} unknown (known: {', '.join(known)})")
-        if T <= 0 or steps < 1 or nfe < 1 or probes < 1 or rtol <= 0:
-            raise InputError("model.T, steps, nfe, probes and rtol must be positive")
+        if min(T, steps, nfe, probes, rtol, likelihood_steps, likelihood_rtol) <= 0:
+            raise InputError("model.T, steps, nfe, probes, rtol, likelihood_steps and "
+                             "likelihood_rtol must be positive")
         if adjoint and backend != "torchdiffeq":
             raise InputError("model.adjoint needs model.backend = 'torchdiffeq'")
         self.net = net
         self.event_shape = tuple(event_shape)
         self.base = StandardNormal(self.event_shape)
         self.T, self.solver, self.steps = float(T), solver, int(steps)
+        self.likelihood = (likelihood_solver, int(likelihood_steps), float(likelihood_rtol))
         self.backend, self.adjoint, self.rtol = backend, bool(adjoint), float(rtol)
         self.exact = trace == "exact"
         self.probes, self.probe = int(probes), probe
@@ -97,24 +107,27 @@ class CNF(IterativeModel, DensityModel):
              generator: torch.Generator | None = None) -> ODEFlowTerms:
         """Solves the augmented ODE from the data end (or, with ``reverse``, the prior end).
 
-        ``create_graph`` keeps the result differentiable (training); ``generator`` draws the
-        Hutchinson probes (fixed during the solve).
+        ``create_graph`` keeps the result differentiable and solves with the training solver;
+        without it, the likelihood solver. ``generator`` draws the Hutchinson probes (fixed
+        during the solve).
         """
         t0, t1 = (self.T, 0.0) if reverse else (0.0, self.T)
-        adaptive = self.solver == "dopri5"
-        ts = None if adaptive else self._grid(t0, t1, self.steps, x)
+        solver, steps, rtol = ((self.solver, self.steps, self.rtol) if create_graph
+                               else self.likelihood)
+        ts = None if solver == "dopri5" else self._grid(t0, t1, steps, x)
         params = tuple(p for p in self.parameters() if p.requires_grad)
         return ode_flow(lambda t, y: self.velocity(t, y, cond), x, ts=ts, t0=t0, t1=t1,
-                        solver=self.solver, exact=self.exact, probes=self.probes,
-                        probe_kind=self.probe, generator=generator, rtol=self.rtol,
-                        atol=self.rtol, create_graph=create_graph, regularize=regularize,
+                        solver=solver, exact=self.exact, probes=self.probes,
+                        probe_kind=self.probe, generator=generator, rtol=rtol,
+                        atol=rtol, create_graph=create_graph, regularize=regularize,
                         backend=self.backend,
                         adjoint_params=params if self.adjoint and create_graph else None)
 
     # ---- density -------------------------------------------------------------------------
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
-        """:math:`\\log p_\\theta(x)` in nats ``(B,)``; a Hutchinson run uses probes from a
-        fixed seed, so the same points give the same value."""
+        """:math:`\\log p_\\theta(x)` in nats ``(B,)`` (the likelihood solver without
+        gradients, the training solver with them); a Hutchinson run uses probes from a fixed
+        seed, so the same points give the same value."""
         g = None if self.exact else torch.Generator(device=x.device).manual_seed(0)
         sol = self.flow(x, cond=cond, generator=g, create_graph=torch.is_grad_enabled())
         self.last_nfe = sol.nfe
