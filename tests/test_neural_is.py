@@ -92,3 +92,18 @@ def test_fit_target_cli(tmp_path) -> None:
                  ["--target", "gmm", "--model", "realnvp", "--set", "target.nope=1"]):
         assert main(["fit-target", *args, "--steps", "2", "--out", str(bad)]) == 2
         assert not bad.exists()
+
+
+def test_objectives_at_an_exact_proposal() -> None:
+    """With q = p/Z exactly: reverse KL's loss is −log Z (the ELBO is tight) with full ESS,
+    and forward KL's weights are uniform, so its loss is the mean of −log q."""
+    from genmodels.core import Batch
+    from genmodels.sampling import ForwardKL, ReverseKL
+
+    target = Target("scaled", 2, lambda x: -0.5 * (x.square().sum(1) + 2 * LOG2PI) + 3.0, 3.0)
+    model = CNF(_Zero(), (2,), steps=2)
+    batch = Batch(torch.zeros(256, 2))
+    rev = ReverseKL(target)(model, batch)
+    assert abs(rev.loss.item() + 3.0) < 1e-5 and rev.logs["ess_fraction"] > 0.999
+    fwd = ForwardKL(target)(model, batch)
+    assert fwd.logs["ess_fraction"] > 0.999 and abs(fwd.logs["log_z"].item() - 3.0) < 1e-5
