@@ -164,7 +164,10 @@ def _is_registered(name: str) -> bool:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``genmodels evaluate``: metrics with noise floors, stored in the run."""
     from ..run import load
+    from ..sampling import is_target_run
 
+    if is_target_run(args.run):
+        return _evaluate_target(args)
     run = load(args.run, which=args.which)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if metrics:
@@ -227,4 +230,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..report.rebuild import rebuild
 
     rebuild(args.runs, Path(args.out), evaluate=args.evaluate, title=args.title)
+    return 0
+
+
+def cmd_fit_target(args: argparse.Namespace) -> int:
+    """``genmodels fit-target``: a flow fitted to an unnormalised target density."""
+    from ..sampling import fit_target
+
+    train = {k: getattr(args, f) for f, k in (("steps", "steps"), ("batch_size", "batch_size"),
+                                              ("lr", "lr"), ("seed", "seed"))
+             if getattr(args, f) is not None}
+    run = fit_target(args.target, args.model, objective=args.objective,
+                     overrides=_flat(args.set), out=args.out, train=train,
+                     progress=args.progress)
+    print(run.path)
+    return 0
+
+
+def _evaluate_target(args: argparse.Namespace) -> int:
+    from ..sampling import evaluate_target, load_target_run
+    from ..train.checkpoint import write_json
+
+    if args.n < 2 or args.mcmc_steps < 0:
+        raise InputError(f"--n {args.n} must be >= 2 and --mcmc-steps {args.mcmc_steps} >= 0")
+    run = load_target_run(args.run)
+    result = evaluate_target(run, n=args.n, seed=args.seed, mcmc_steps=args.mcmc_steps)
+    write_json(Path(args.run) / "evaluation.json", result)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        for k, v in sorted(result.items()):
+            print(f"{k:<16}  {v:.6g}")
     return 0

@@ -2,4 +2,6 @@
 
 from . import diffusion, flows, gan, vae
 
-__all__ = ["diffusion", "flows", "gan", "vae"]
+from . import cnf  # isort: skip  (after the discrete flows: compare/demo pick the first flow)
+
+__all__ = ["cnf", "diffusion", "flows", "gan", "vae"]

@@ -19,7 +19,7 @@ from .ode import DP_B4, DP_B5, dopri_stages
 
 
 def _rms(x: Tensor) -> float:
-    return float(x.double().square().mean().sqrt())
+    return float(x.detach().double().square().mean().sqrt())
 
 
 def integrate_adaptive(

@@ -16,6 +16,7 @@ normalizing flows and flow matching all call :func:`ode_log_prob`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -53,26 +54,132 @@ def hutchinson_probes(shape: tuple[int, ...], count: int, kind: str = "rademache
     return eps.to(dtype) * 2 - 1
 
 
+def divergence_terms(fn: Field, t: Tensor, x: Tensor, probes: Tensor | None, *,
+                     create_graph: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """``fn(t, x)``, its divergence ``(B,)`` and the squared Jacobian Frobenius norm ``(B,)``.
+
+    Exact (``d`` vector–Jacobian products, :math:`\\lVert J\\rVert_F^2 = \\sum_i
+    \\lVert e_i^\\top J\\rVert^2`) when ``probes`` is None, else the Hutchinson means over
+    ``probes`` ``(P, B, *D)`` of :math:`\\epsilon^\\top J\\epsilon` and
+    :math:`\\lVert\\epsilon^\\top J\\rVert^2` (both unbiased). With ``create_graph`` the
+    results stay differentiable (maximum-likelihood training of an ODE flow, RNODE
+    regularisation; Finlay et al. 2020) and ``x`` keeps its graph; otherwise they are
+    detached.
+    """
+    with torch.enable_grad():
+        if not (create_graph and x.requires_grad):
+            x = x.detach().requires_grad_(True)
+        out = fn(t, x)
+        div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        frob = torch.zeros_like(div)
+        # a field that does not depend on x (no graph) has zero divergence
+        if out.requires_grad and probes is None:
+            flat = out.flatten(1)
+            d = flat.shape[1]
+            for i in range(d):
+                (gi,) = torch.autograd.grad(flat[:, i].sum(), x, create_graph=create_graph,
+                                            retain_graph=create_graph or i < d - 1)
+                gi = gi.flatten(1)
+                div = div + gi[:, i]
+                frob = frob + gi.square().sum(1)
+        elif out.requires_grad:
+            for k, e in enumerate(probes):
+                (ge,) = torch.autograd.grad((out * e).sum(), x, create_graph=create_graph,
+                                            retain_graph=create_graph
+                                            or k < probes.shape[0] - 1)
+                div = div + (ge * e).flatten(1).sum(1)
+                frob = frob + ge.flatten(1).square().sum(1)
+            div, frob = div / probes.shape[0], frob / probes.shape[0]
+    if create_graph:
+        return out, div, frob
+    return out.detach(), div.detach(), frob.detach()
+
+
 def divergence(fn: Field, t: Tensor, x: Tensor, probes: Tensor | None) -> tuple[Tensor, Tensor]:
     """``fn(t, x)`` and its divergence ``(B,)``: exact when ``probes`` is None, else the
-    Hutchinson mean over ``probes`` of shape ``(P, B, *D)``."""
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        out = fn(t, x)
-        if probes is None:
-            flat = out.flatten(1)
-            div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-            for i in range(flat.shape[1]):
-                (gi,) = torch.autograd.grad(flat[:, i].sum(), x, retain_graph=True)
-                div = div + gi.flatten(1)[:, i]
-        else:
-            div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-            for k, e in enumerate(probes):
-                (ge,) = torch.autograd.grad((out * e).sum(), x,
-                                            retain_graph=k < probes.shape[0] - 1)
-                div = div + (ge * e).flatten(1).sum(1)
-            div = div / probes.shape[0]
-    return out.detach(), div.detach()
+    Hutchinson mean over ``probes`` of shape ``(P, B, *D)`` (detached; see
+    :func:`divergence_terms`)."""
+    out, div, _ = divergence_terms(fn, t, x, probes)
+    return out, div
+
+
+class ODEFlowTerms(NamedTuple):
+    """What one solve of the augmented ODE gives (all per point, ``(B,)`` but ``x``).
+
+    Attributes:
+        x: the end point ``(B, *D)``.
+        div: :math:`\\int \\nabla\\cdot F\\,dt` in the grid's direction of ``t``.
+        kinetic: :math:`\\int \\lVert F\\rVert^2 dt` (zeros unless ``regularize``).
+        frobenius: :math:`\\int \\lVert \\partial F/\\partial x\\rVert_F^2 dt` (ditto).
+        nfe: the field evaluations.
+    """
+
+    x: Tensor
+    div: Tensor
+    kinetic: Tensor
+    frobenius: Tensor
+    nfe: int
+
+
+def ode_flow(field: Field, x: Tensor, *, ts: Tensor | None = None, t0: float | None = None,
+             t1: float | None = None, solver: str = "rk4", exact: bool = True,
+             probes: int = 1, probe_kind: str = "rademacher",
+             generator: torch.Generator | None = None, rtol: float = 1e-5,
+             atol: float = 1e-5, create_graph: bool = False, regularize: bool = False,
+             backend: str = "genmodels", adjoint_params: tuple[Tensor, ...] | None = None
+             ) -> ODEFlowTerms:
+    """Solves :math:`\\dot x = F`, :math:`\\dot a = \\nabla\\cdot F` (and, with
+    ``regularize``, the RNODE integrands) from ``x`` along ``ts`` or ``t0`` → ``t1``.
+
+    The one integral behind :func:`ode_log_prob` (data end → prior end) and behind
+    reparameterised sampling with densities (prior end → data end, where
+    :math:`\\log q(x_0) = \\log p_1(x_1) - a`). Arguments as :func:`ode_log_prob`, and:
+
+    Args:
+        create_graph: keep everything differentiable (training by maximum likelihood).
+        regularize: also integrate :math:`\\lVert F\\rVert^2` and the Frobenius norm.
+        backend: ``"genmodels"`` (the solvers of :mod:`genmodels.solvers`) or
+            ``"torchdiffeq"`` (its adaptive ``dopri5`` or fixed methods; imported lazily).
+        adjoint_params: with ``backend="torchdiffeq"``, the parameters for the adjoint
+            method (gradients by solving the adjoint ODE backwards; memory O(1) in steps).
+    """
+    from . import get_solver
+
+    shape = x.shape
+    n = shape[0]
+    eps = None if exact else hutchinson_probes(tuple(shape), probes, probe_kind,
+                                               generator=generator, device=x.device,
+                                               dtype=x.dtype)
+    extra = 3 if regularize else 1
+    nfe = [0]
+
+    def augmented(t: Tensor, z: Tensor) -> Tensor:
+        nfe[0] += 1
+        y = z[:, :-extra].reshape(shape)
+        dy, div, frob = divergence_terms(field, t, y, eps, create_graph=create_graph)
+        cols = [dy.reshape(n, -1), div.unsqueeze(1)]
+        if regularize:
+            cols += [dy.reshape(n, -1).square().sum(1, keepdim=True), frob.unsqueeze(1)]
+        return torch.cat(cols, dim=1)
+
+    z = torch.cat((x.reshape(n, -1), x.new_zeros(n, extra)), 1)
+    if backend == "torchdiffeq":
+        from .diffeq import odeint
+
+        end = odeint(augmented, z, ts, t0=t0, t1=t1, solver=solver, rtol=rtol, atol=atol,
+                     adjoint_params=adjoint_params)
+    elif backend != "genmodels":
+        raise InputError(f"backend {backend!r}: unknown (known: genmodels, torchdiffeq)")
+    elif ts is None:
+        if solver != "dopri5" or t0 is None or t1 is None:
+            raise InputError("ode_log_prob: a fixed-step solver needs ts; dopri5 needs t0, t1")
+        end = integrate_adaptive(augmented, z, t0, t1, rtol=rtol, atol=atol).x
+    else:
+        end = integrate(augmented, z, ts, get_solver(solver)).x
+    zero = end.new_zeros(n)
+    return ODEFlowTerms(end[:, :-extra].reshape(shape), end[:, -extra],
+                        end[:, -2] if regularize else zero,
+                        end[:, -1] if regularize else zero, nfe[0])
 
 
 def ode_log_prob(field: Field, x: Tensor, log_prior: Callable[[Tensor], Tensor], *,
@@ -93,27 +200,8 @@ def ode_log_prob(field: Field, x: Tensor, log_prior: Callable[[Tensor], Tensor],
         exact: the exact divergence, else Hutchinson with ``probes`` probes of ``probe_kind``.
         generator: the source of the probes.
     """
-    from . import get_solver
-
-    shape = x.shape
-    n = shape[0]
-    eps = None if exact else hutchinson_probes(tuple(shape), probes, probe_kind,
-                                               generator=generator, device=x.device,
-                                               dtype=x.dtype)
-
-    def augmented(t: Tensor, z: Tensor) -> Tensor:
-        y = z[:, :-1].reshape(shape)
-        dy, div = divergence(field, t, y, eps)
-        return torch.cat((dy.reshape(n, -1), div.unsqueeze(1)), dim=1)
-
-    z = torch.cat((x.reshape(n, -1), torch.zeros(n, 1, dtype=x.dtype, device=x.device)), 1)
-    if ts is None:
-        if solver != "dopri5" or t0 is None or t1 is None:
-            raise InputError("ode_log_prob: a fixed-step solver needs ts; dopri5 needs t0, t1")
-        sol = integrate_adaptive(augmented, z, t0, t1, rtol=rtol, atol=atol)
-    else:
-        sol = integrate(augmented, z, ts, get_solver(solver))
-    x_end = sol.x[:, :-1].reshape(shape)
+    sol = ode_flow(field, x, ts=ts, t0=t0, t1=t1, solver=solver, exact=exact, probes=probes,
+                   probe_kind=probe_kind, generator=generator, rtol=rtol, atol=atol)
     # d log p/dt = -div F, so log p(t0) = log p(t1) + ∫_{t0}^{t1} div F dt: the augmented
     # state accumulated ∫ div F in the grid's direction of t.
-    return log_prior(x_end) + sol.x[:, -1], sol.nfe
+    return log_prior(sol.x) + sol.div, sol.nfe
