@@ -1,11 +1,35 @@
 """Paths from data (t = 0) to noise: forward SDEs, schedules, interpolants, couplings."""
 
+
+from .couplings import COUPLINGS, Coupling, ExactOT, Independent, SinkhornOT, make_coupling
+from .interpolants import (
+    INTERPOLANTS,
+    BrownianBridge,
+    Cosine,
+    Interpolant,
+    Linear,
+    VPPath,
+    make_interpolant,
+)
 from .oracle import GaussianMixture, isotropic_mixture
 from .ou import OU, CallableG, ConstantG, CosineSNRG, GSchedule, LinearG, ou_variance_quadrature
 from .prediction import PREDICTIONS, Coefficients, coefficients, convert
 from .sde import GRIDS, VE, VP, ForwardSDE, SubVP, expand, integrate_scalar
 
 __all__ = [
+    "COUPLINGS",
+    "INTERPOLANTS",
+    "BrownianBridge",
+    "Cosine",
+    "Coupling",
+    "ExactOT",
+    "Independent",
+    "Interpolant",
+    "Linear",
+    "SinkhornOT",
+    "VPPath",
+    "make_coupling",
+    "make_interpolant",
     "GRIDS",
     "OU",
     "PREDICTIONS",

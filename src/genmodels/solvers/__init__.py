@@ -3,11 +3,11 @@
 from ..errors import InputError
 from .adaptive import integrate_adaptive
 from .base import Brownian, Counted, SDESolver, Solution, Solver, VectorField, integrate
-from .ode import RK4, Dopri5, Euler, Heun
+from .ode import RK4, Dopri5, Euler, Heun, Midpoint
 from .sde import EulerMaruyama
 
 #: Solvers by name (fixed-step ODE methods and the Euler–Maruyama SDE method).
-SOLVERS: dict[str, type] = {c.name: c for c in (Euler, Heun, RK4, Dopri5, EulerMaruyama)}
+SOLVERS: dict[str, type] = {c.name: c for c in (Euler, Midpoint, Heun, RK4, Dopri5, EulerMaruyama)}
 
 
 def get_solver(name: str) -> Solver | SDESolver:
@@ -26,6 +26,7 @@ __all__ = [
     "Euler",
     "EulerMaruyama",
     "Heun",
+    "Midpoint",
     "SDESolver",
     "Solution",
     "Solver",

@@ -1,4 +1,5 @@
-"""Explicit Runge–Kutta ODE steppers: Euler (1), Heun (2), RK4 (4), Dormand–Prince (5)."""
+"""Explicit Runge–Kutta ODE steppers: Euler (1), midpoint (2), Heun (2), RK4 (4),
+Dormand–Prince (5)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,19 @@ class Euler(Solver):
     def step(self, f: VectorField, t0: Tensor, t1: Tensor, x: Tensor,
              state: Any) -> tuple[Tensor, Any]:
         return x + (t1 - t0).to(x.dtype) * f(t0, x), None
+
+
+class Midpoint(Solver):
+    r"""The explicit midpoint method: :math:`k_1 = f(t_0, x_0)`,
+    :math:`x_1 = x_0 + h f(t_0 + \tfrac h2, x_0 + \tfrac h2 k_1)`; order 2, two evaluations."""
+
+    name, order, evals = "midpoint", 2, 2
+
+    def step(self, f: VectorField, t0: Tensor, t1: Tensor, x: Tensor,
+             state: Any) -> tuple[Tensor, Any]:
+        h = (t1 - t0).to(x.dtype)
+        k1 = f(t0, x)
+        return x + h * f(0.5 * (t0 + t1), x + 0.5 * h * k1), None
 
 
 class Heun(Solver):

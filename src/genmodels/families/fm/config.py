@@ -1,0 +1,76 @@
+"""The configs of the ``cfm`` and ``ot-cfm`` families (``--set model.<field>=...``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...paths.couplings import COUPLINGS
+from ...paths.interpolants import INTERPOLANTS
+
+SAMPLERS = ("euler", "midpoint", "heun", "rk4", "dopri5")
+PREDICTIONS = ("velocity", "noise", "data")
+
+
+@dataclass
+class CFMConfig:
+    """Conditional flow matching: an interpolant, a coupling, a source and a prediction.
+
+    Attributes:
+        path: the interpolant (``linear``, ``cosine``, ``vp``, ``bridge``).
+        sigma_min: ``linear``'s width at the data end (0: exactly the data).
+        bridge_scale: ``bridge``'s :math:`s` in :math:`\\gamma_t = s\\sqrt{t(1-t)}`.
+        t_min: the time cut-off where a path's coefficients are singular (``vp``, ``bridge``,
+            and the end a ``noise``/``data`` prediction cannot convert at).
+        coupling: ``independent``, ``exact`` (minibatch OT) or ``sinkhorn``.
+        sinkhorn_reg: Sinkhorn's :math:`\\varepsilon` relative to the batch's mean cost.
+        source: ``gaussian`` (a standard normal; the model then has a density) or the name
+            of a registered data set (data-to-data transport; no density).
+        source_points: points drawn from a data-set source.
+        source_seed: the seed of those points.
+        prediction: what the network predicts: ``velocity``, ``noise`` (the source point)
+            or ``data``; sampling and likelihood convert it to the velocity.
+        width: the network's hidden width.
+        blocks: its residual blocks.
+        activation: its activation.
+        sampler: the default sampler.
+        nfe: the default sampling budget (network evaluations).
+        rtol: ``dopri5``'s tolerance (relative and absolute) when sampling.
+        likelihood_solver: the solver of ``log_prob`` (adaptive ``dopri5`` by default).
+        likelihood_steps: its fixed steps (other solvers).
+        likelihood_rtol: its adaptive tolerance.
+        trace: ``auto`` (exact up to ``exact_max_dim`` coordinates), ``exact`` or
+            ``hutchinson``.
+        exact_max_dim: where ``auto`` switches to Hutchinson.
+        probes: Hutchinson probes per point.
+    """
+
+    path: str = field(default="linear", metadata={"choices": INTERPOLANTS})
+    sigma_min: float = 0.0
+    bridge_scale: float = 0.1
+    t_min: float = 1e-3
+    coupling: str = field(default="independent", metadata={"choices": COUPLINGS})
+    sinkhorn_reg: float = 0.05
+    source: str = "gaussian"
+    source_points: int = 10_000
+    source_seed: int = 0
+    prediction: str = field(default="velocity", metadata={"choices": PREDICTIONS})
+    width: int = 128
+    blocks: int = 3
+    activation: str = field(default="silu", metadata={"choices": ("silu", "tanh", "elu",
+                                                                   "relu")})
+    sampler: str = field(default="rk4", metadata={"choices": SAMPLERS})
+    nfe: int = 40
+    rtol: float = 1e-4
+    likelihood_solver: str = field(default="dopri5", metadata={"choices": SAMPLERS})
+    likelihood_steps: int = 32
+    likelihood_rtol: float = 1e-5
+    trace: str = field(default="auto", metadata={"choices": ("auto", "exact", "hutchinson")})
+    exact_max_dim: int = 16
+    probes: int = 1
+
+
+@dataclass
+class OTCFMConfig(CFMConfig):
+    """``cfm`` with the exact minibatch-OT coupling by default (Tong et al. 2024)."""
+
+    coupling: str = field(default="exact", metadata={"choices": COUPLINGS})

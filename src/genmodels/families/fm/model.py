@@ -1,0 +1,212 @@
+r"""The flow-matching model: a learned velocity field between data (:math:`t = 0`) and a
+source (:math:`t = 1`).
+
+The network predicts, at :math:`(x_t, t)`, the velocity, the source point ("noise") or the
+data point; :func:`genmodels.paths.convert` turns the prediction into the velocity
+:math:`v_\theta(x, t)` of the ODE :math:`\dot x = v_\theta(x, t)`. Sampling integrates it from
+a source draw at :math:`t = 1` down to :math:`t = 0` with the shared solvers; with a Gaussian
+source the log-density is the instantaneous change of variables
+
+.. math:: \log p_\theta(x) = \log p_\mathrm{src}(x_1) + \int_0^1 \nabla\cdot v_\theta(x_t, t)\,dt,
+
+the shared :func:`genmodels.solvers.likelihood.ode_flow` (the integral of the CNF family and
+of diffusion's probability-flow ODE).
+
+References:
+    Flow Matching for Generative Modeling (Lipman et al., 2023), https://arxiv.org/abs/2210.02747
+
+    Flow Straight and Fast: Learning to Generate and Transfer Data with Rectified Flow
+    (Liu et al., 2023), https://arxiv.org/abs/2209.03003
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ...core import DensityModel, IterativeModel
+from ...distributions import StandardNormal
+from ...errors import InputError
+from ...paths import coefficients, convert
+from ...paths.interpolants import Interpolant
+from ...solvers import Solution, integrate, integrate_adaptive
+from ...solvers.likelihood import ode_flow
+from .config import PREDICTIONS, SAMPLERS
+
+_EVALS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
+
+
+class FlowMatching(IterativeModel):
+    """A velocity model on an interpolant, sampled by an ODE solver (any source).
+
+    Args:
+        net: ``net(x, t, cond) -> (B, *D)`` with ``t`` of ``(B,)`` in [0, 1]; ``cond`` is
+            passed through untouched (a conditional network can use it).
+        path: the interpolant (:mod:`genmodels.paths.interpolants`).
+        source: the source end: a :class:`~genmodels.distributions.StandardNormal` or an
+            :class:`~genmodels.families.fm.source.EmpiricalSource`.
+        event_shape: the shape ``D`` of one point.
+        prediction: ``"velocity"``, ``"noise"`` (the source point) or ``"data"``.
+        t_min: the cut-off at an end where a coefficient is singular.
+        sampler: the default sampler.
+        nfe: the default budget of network evaluations.
+        rtol: ``dopri5``'s sampling tolerance.
+    """
+
+    samplers: tuple[str, ...] = SAMPLERS
+    default_nfe: int = 40
+
+    def __init__(self, net: nn.Module, path: Interpolant, source: nn.Module,
+                 event_shape: tuple[int, ...], *, prediction: str = "velocity",
+                 t_min: float = 1e-3, sampler: str = "rk4", nfe: int = 40,
+                 rtol: float = 1e-4) -> None:
+        super().__init__()
+        if prediction not in PREDICTIONS:
+            raise InputError(f"model.prediction: {prediction!r} unknown "
+                             f"(known: {', '.join(PREDICTIONS)})")
+        if path.stochastic and prediction != "velocity":
+            raise InputError(f"model.prediction: the {path.name!r} path has extra noise, so "
+                             "only the velocity target is defined (set prediction=velocity)")
+        if sampler not in SAMPLERS:
+            raise InputError(f"model.sampler: {sampler!r} unknown (known: {', '.join(SAMPLERS)})")
+        if nfe < 1 or rtol <= 0 or not 0 < t_min < 0.5:
+            raise InputError("model.nfe must be >= 1, model.rtol > 0, model.t_min in (0, 0.5)")
+        if tuple(source.event_shape) != tuple(event_shape):
+            raise InputError(f"model.source: points of shape {tuple(source.event_shape)}, the "
+                             f"data's are {tuple(event_shape)}")
+        self.net, self.path, self.source = net, path, source
+        self.event_shape = tuple(event_shape)
+        self.prediction = prediction
+        # noise → velocity divides by α (0 at t = 1), data → velocity by σ (0 at t = 0)
+        self.t_lo = max(path.t_min, t_min if prediction == "data" else 0.0)
+        self.t_hi = min(path.t_max, 1 - t_min if prediction == "noise" else 1.0)
+        self.samplers = (sampler, *[s for s in SAMPLERS if s != sampler])
+        self.default_nfe, self.rtol = int(nfe), float(rtol)
+        self.last_nfe = 0
+
+    # ---- the network and the velocity ----------------------------------------------------
+    def _times(self, t: Tensor | float, x: Tensor) -> Tensor:
+        t = torch.as_tensor(t, dtype=torch.float64, device=x.device)
+        return t.expand(x.shape[0]) if t.dim() == 0 else t
+
+    def predict(self, x: Tensor, t: Tensor | float, kind: str | None = None, *,
+                cond: Tensor | None = None) -> Tensor:
+        """The network's prediction at ``(x, t)`` ``(B, *D)`` as ``kind`` (default: its own).
+
+        Args:
+            x: points :math:`x_t` ``(B, *D)``.
+            t: a scalar time or times ``(B,)``.
+            kind: ``"velocity"``, ``"noise"``, ``"data"`` (or ``"score"``, Gaussian source).
+            cond: a context passed to the network.
+        """
+        t = self._times(t, x)
+        out = self.net(x, t.to(x.dtype), cond)
+        if kind is None or kind == self.prediction:
+            return out
+        c = coefficients(self.path, t)
+        c = type(c)(*(v.to(x.dtype) for v in (c.alpha, c.sigma, c.d_alpha, c.d_sigma)))
+        return convert(out, self.prediction, kind, x, c)
+
+    def velocity(self, t: Tensor | float, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """:math:`v_\\theta(x, t)` ``(B, *D)`` (the ODE's field, in the solvers' ``f(t, x)``
+        order)."""
+        return self.predict(x, t, "velocity", cond=cond)
+
+    # ---- sampling ------------------------------------------------------------------------
+    def integrate(self, x: Tensor, *, t0: float, t1: float, sampler: str | None = None,
+                  nfe: int | None = None, cond: Tensor | None = None) -> Solution:
+        """Integrates :math:`\\dot x = v_\\theta` from ``t0`` to ``t1`` with ``sampler`` on
+        ``nfe`` evaluations (``dopri5``: adaptive, ``rtol``)."""
+        name = sampler or self.samplers[0]
+        if name not in SAMPLERS:
+            raise InputError(f"sampler {name!r}: unknown (known: {', '.join(SAMPLERS)})")
+        budget = self.default_nfe if nfe is None else int(nfe)
+        if budget < 1:
+            raise InputError(f"nfe {budget}: must be >= 1")
+
+        def f(t: Tensor, y: Tensor) -> Tensor:
+            return self.velocity(t, y, cond)
+
+        if name == "dopri5":
+            return integrate_adaptive(f, x, t0, t1, rtol=self.rtol, atol=self.rtol)
+        steps = max(1, budget // _EVALS[name])
+        ts = torch.linspace(t0, t1, steps + 1, dtype=torch.float64, device=x.device)
+        return integrate(f, x, ts, name)
+
+    @torch.no_grad()
+    def sample_with_info(self, n: int, *, cond: Tensor | None = None,
+                         generator: torch.Generator | None = None, sampler: str | None = None,
+                         nfe: int | None = None) -> Solution:
+        """Draws ``n`` points (source at :math:`t = 1` → data at 0) and reports the NFE."""
+        if cond is not None and cond.shape[0] != n:
+            raise ValueError(f"cond has {cond.shape[0]} rows for {n} samples")
+        x1 = self.source.sample(n, generator=generator).to(self.device)
+        sol = self.integrate(x1, t0=self.t_hi, t1=self.t_lo, sampler=sampler, nfe=nfe,
+                             cond=cond)
+        self.last_nfe = sol.nfe
+        return sol
+
+    def sample(self, n: int, *, cond: Tensor | None = None,
+               generator: torch.Generator | None = None, sampler: str | None = None,
+               nfe: int | None = None) -> Tensor:
+        """Draws ``n`` points ``(n, *D)`` with ``sampler`` (default: the configured one)."""
+        return self.sample_with_info(n, cond=cond, generator=generator, sampler=sampler,
+                                     nfe=nfe).x
+
+    def transport(self, x_data: Tensor, *, sampler: str | None = None, nfe: int | None = None,
+                  cond: Tensor | None = None) -> Tensor:
+        """Carries data points to the source end (:math:`t = 0 \\to 1`), without gradients."""
+        with torch.no_grad():
+            return self.integrate(x_data, t0=self.t_lo, t1=self.t_hi, sampler=sampler,
+                                  nfe=nfe, cond=cond).x
+
+
+class DensityFlowMatching(FlowMatching, DensityModel):
+    """A flow-matching model with a standard-normal source, hence a log-density.
+
+    Args:
+        likelihood_solver: the solver of :meth:`log_prob` (``dopri5`` adaptive, or a fixed
+            one on ``likelihood_steps`` steps).
+        likelihood_steps: its fixed step count.
+        likelihood_rtol: its adaptive tolerance.
+        exact_trace: the exact divergence, else Hutchinson with ``probes`` probes.
+        probes: Hutchinson probes per point.
+        **kwargs: as :class:`FlowMatching`.
+    """
+
+    def __init__(self, net: nn.Module, path: Interpolant, source: nn.Module,
+                 event_shape: tuple[int, ...], *, likelihood_solver: str = "dopri5",
+                 likelihood_steps: int = 32, likelihood_rtol: float = 1e-5,
+                 exact_trace: bool = True, probes: int = 1, **kwargs: object) -> None:
+        super().__init__(net, path, source, event_shape, **kwargs)
+        if not isinstance(source, StandardNormal):
+            raise InputError("a flow-matching density needs the standard-normal source")
+        if likelihood_solver not in SAMPLERS:
+            raise InputError(f"model.likelihood_solver: {likelihood_solver!r} unknown "
+                             f"(known: {', '.join(SAMPLERS)})")
+        if likelihood_steps < 1 or likelihood_rtol <= 0 or probes < 1:
+            raise InputError("model.likelihood_steps, likelihood_rtol and probes must be "
+                             "positive")
+        self.likelihood = (likelihood_solver, int(likelihood_steps), float(likelihood_rtol))
+        self.exact, self.probes = bool(exact_trace), int(probes)
+        self.log_prob_kind = "exact" if self.exact else "estimate"
+
+    def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
+        """:math:`\\log p_\\theta(x)` in nats ``(B,)``: the source log-density at the end of
+        the flow plus the integrated divergence (exact trace, or Hutchinson probes from a
+        fixed seed, so the same points give the same value)."""
+        solver, steps, rtol = self.likelihood
+        t0, t1 = self.t_lo, self.t_hi
+        ts = None if solver == "dopri5" else torch.linspace(t0, t1, steps + 1,
+                                                            dtype=torch.float64,
+                                                            device=x.device)
+        g = None if self.exact else torch.Generator(device=x.device).manual_seed(0)
+        sol = ode_flow(lambda t, y: self.velocity(t, y, cond), x, ts=ts, t0=t0, t1=t1,
+                       solver=solver, exact=self.exact, probes=self.probes, generator=g,
+                       rtol=rtol, atol=rtol, create_graph=torch.is_grad_enabled())
+        self.last_nfe = sol.nfe
+        return self.source.log_prob(sol.x) + sol.div
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """The same as :meth:`log_prob`."""
+        return self.log_prob(x, cond=cond)

@@ -1,0 +1,147 @@
+r"""Couplings of a minibatch of data with a minibatch of source points, as values.
+
+Flow matching regresses on pairs :math:`(x_\mathrm{data}, x_\mathrm{src}) \sim \pi`. Any
+coupling :math:`\pi` with the right marginals gives a flow between the two distributions; the
+choice shapes the paths (Tong et al. 2024; Pooladian et al. 2023):
+
+* ``independent``: :math:`\pi = p_\mathrm{data} \otimes p_\mathrm{src}` (the batch as drawn).
+* ``exact``: minibatch optimal transport. With equal uniform weights an optimal plan of
+  :math:`\min_\pi \sum_{ij}\pi_{ij}\lVert x_i - y_j\rVert^2` is a permutation
+  (Birkhoff–von Neumann), found by POT's network simplex ``ot.emd`` or, without POT, scipy's
+  Hungarian ``linear_sum_assignment``; the source batch is permuted to it. Paths then cross
+  less and are straighter, and the marginal field needs fewer solver steps.
+* ``sinkhorn``: the entropic plan :math:`\pi_{ij} \propto \exp((f_i + g_j - C_{ij})/\varepsilon)`
+  from :func:`genmodels.divergences.sinkhorn.entropic_ot`, with
+  :math:`\varepsilon = \mathrm{reg}\cdot\overline{C}`; each data point takes a source point
+  drawn from its row of the plan.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+
+COUPLINGS = ("independent", "exact", "sinkhorn")
+
+
+def _cost(x: Tensor, y: Tensor) -> Tensor:
+    """:math:`C_{ij} = \\lVert x_i - y_j\\rVert^2` on flattened points (float64)."""
+    a, b = x.detach().flatten(1).double(), y.detach().flatten(1).double()
+    return (a.square().sum(1, keepdim=True) + b.square().sum(1) - 2 * a @ b.T).clamp_min(0)
+
+
+def exact_assignment(cost: Tensor) -> Tensor:
+    """The permutation ``j(i)`` ``(n,)`` minimising :math:`\\sum_i C_{i, j(i)}` of a square
+    cost matrix: POT's ``ot.emd`` when installed, else scipy's ``linear_sum_assignment``."""
+    n = cost.shape[0]
+    if cost.shape != (n, n):
+        raise InputError(f"exact OT coupling: needs equal batch sizes, got {tuple(cost.shape)}")
+    c = cost.detach().cpu().double().numpy()
+    try:
+        import ot
+    except ImportError:
+        ot = None
+    if ot is not None:
+        import numpy as np
+
+        w = np.full(n, 1.0 / n)
+        plan = ot.emd(w, w, c)
+        j = plan.argmax(1)
+    else:
+        try:
+            from scipy.optimize import linear_sum_assignment
+        except ImportError:  # pragma: no cover - POT or scipy are in the ot/metrics extras
+            raise InputError("the exact OT coupling needs POT or scipy: "
+                             "pip install 'genmodels[ot]'") from None
+        _, j = linear_sum_assignment(c)
+    return torch.as_tensor(j, dtype=torch.long, device=cost.device)
+
+
+class Coupling(ABC):
+    """Pairs a data batch with a source batch of the same size."""
+
+    name: str = ""
+
+    @abstractmethod
+    def __call__(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """The coupled pairs ``(x_data, x_src)``, both ``(B, *D)``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Independent(Coupling):
+    """The product coupling: the batch as drawn."""
+
+    name = "independent"
+
+    def __call__(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        return x_data, x_src
+
+
+class ExactOT(Coupling):
+    """Minibatch exact optimal transport for the squared Euclidean cost (a permutation)."""
+
+    name = "exact"
+
+    def __call__(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        return x_data, x_src[exact_assignment(_cost(x_data, x_src))]
+
+
+class SinkhornOT(Coupling):
+    """Entropic minibatch OT; each data point draws its partner from its row of the plan.
+
+    Args:
+        reg: :math:`\\varepsilon` relative to the batch's mean cost (small: near the exact
+            plan; large: near independent).
+    """
+
+    name = "sinkhorn"
+
+    def __init__(self, reg: float = 0.05) -> None:
+        if reg <= 0:
+            raise InputError(f"sinkhorn coupling: reg {reg} must be positive")
+        self.reg = float(reg)
+
+    def plan(self, x_data: Tensor, x_src: Tensor) -> Tensor:
+        """The entropic plan ``(n, m)`` (rows and columns summing to 1/n and 1/m)."""
+        from ..divergences.sinkhorn import entropic_ot
+
+        cost = _cost(x_data, x_src)
+        eps = self.reg * float(cost.mean().clamp_min(1e-12))
+        a, b = x_data.detach().flatten(1).double(), x_src.detach().flatten(1).double()
+        with warnings.catch_warnings():  # a coupling needs a good plan, not a converged one
+            warnings.simplefilter("ignore")
+            sol = entropic_ot(a, b, eps=eps, max_iter=200, tol=1e-4)
+        n, m = cost.shape
+        logp = (sol.f[:, None] + sol.g[None, :] - cost) / eps - torch.log(
+            torch.tensor(float(n * m), dtype=cost.dtype))
+        return logp.exp()
+
+    def __call__(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        p = self.plan(x_data, x_src)
+        j = torch.multinomial(p / p.sum(1, keepdim=True), 1, generator=generator).squeeze(1)
+        return x_data, x_src[j.to(x_src.device)]
+
+    def __repr__(self) -> str:
+        return f"SinkhornOT(reg={self.reg})"
+
+
+def make_coupling(name: str, *, reg: float = 0.05) -> Coupling:
+    """The coupling ``name`` (one of :data:`COUPLINGS`); ``reg`` is Sinkhorn's relative ε."""
+    if name == "independent":
+        return Independent()
+    if name == "exact":
+        return ExactOT()
+    if name == "sinkhorn":
+        return SinkhornOT(reg)
+    raise InputError(f"coupling {name!r}: unknown (known: {', '.join(COUPLINGS)})")
