@@ -3,9 +3,9 @@ case of ``_ddp_cases.CASES`` in turn through ``genmodels.fit``.
 
 Asserted for every case: the run finishes (no unused-parameter error in any phase), both ranks
 end with bit-identical weights, rank 0 alone wrote the run (one metrics stream, a checkpoint).
-For the deterministic objectives (``exact``): two processes with 8 points each equal one
-process with the same global batch of 16 within ``rtol=1e-4, atol=1e-5`` (float32 sums in
-another order).
+For the ``exact`` cases (every family but the MMD-GAN and ActNorm, see ``_ddp_cases``): two
+processes with 8 points each equal one process with the same global batch of 16 within
+``rtol=1e-4, atol=1e-5`` (float32 sums in another order).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import TrainConfig
-from ..core import Objective
+from ..core import Objective, noise
 from ..data.loader import BatchLoader
 from ..errors import InputError, NonFiniteLossError
 from . import distributed as D
@@ -233,10 +233,11 @@ class Trainer:
                 stopped = "budget"
                 break
             updated = False
-            for ph in phases:
+            for k, ph in enumerate(phases):
                 ph.sched.set_step(step)
-                for _ in range(ph.phase.steps):
-                    if self._phase_step(ph, loader, step, s, acc, ddp, info):
+                for j in range(ph.phase.steps):
+                    key = noise.shard_key(c.seed, step, k, j)
+                    if self._phase_step(ph, loader, step, s, acc, ddp, info, key):
                         updated = True
             if ema is not None and updated:
                 ema.update()
@@ -277,11 +278,17 @@ class Trainer:
     # -- pieces --------------------------------------------------------------------------------
 
     def _phase_step(self, ph: PhaseState, loader: BatchLoader, step: int, s: dict[str, Any],
-                    acc: int, ddp: bool, info: D.DistInfo) -> bool:
-        """One optimiser step of one phase over ``acc`` micro-batches; whether it updated."""
+                    acc: int, ddp: bool, info: D.DistInfo, key: int) -> bool:
+        """One optimiser step of one phase over ``acc`` micro-batches; whether it updated.
+
+        Each objective call draws its noise inside :func:`~genmodels.core.noise.sharded_noise`
+        keyed by (seed, step, phase, inner step, micro-batch): per data point the same under
+        DDP as in one process, and the same after a resume.
+        """
         ph.opt.zero_grad(set_to_none=True)
         if acc == 1:
-            loss = ph.call(next(loader))
+            with noise.sharded_noise(key, info.rank, info.world_size):
+                loss = ph.call(next(loader))
             if loss.requires_grad:
                 self._amp.backward(loss)
             total = loss.detach()
@@ -289,7 +296,9 @@ class Trainer:
             total = None
             for i in range(acc):
                 with ph.wrapper.no_sync() if ddp and i < acc - 1 else nullcontext():
-                    loss = ph.call(next(loader))
+                    with noise.sharded_noise(noise.shard_key(key, i), info.rank,
+                                             info.world_size):
+                        loss = ph.call(next(loader))
                     if loss.requires_grad:
                         self._amp.backward(loss / acc)
                 total = loss.detach() if total is None else total + loss.detach()

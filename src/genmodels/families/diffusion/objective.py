@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...core import Batch, LossOutput, Objective
+from ...core import Batch, LossOutput, Objective, noise
 from ...errors import InputError
 from ...paths.sde import ForwardSDE
 
@@ -66,7 +66,7 @@ class TimeDensity:
     def sample(self, n: int, *, device: torch.device, generator: torch.Generator | None = None
                ) -> tuple[Tensor, Tensor]:
         """Times ``(n,)`` (float64) and the factors :math:`1/(p(t)(T-t_\\varepsilon))`."""
-        u = torch.rand(n, generator=generator, dtype=torch.float64, device=device)
+        u = noise.rand((n,), generator=generator, dtype=torch.float64, device=device)
         if self.kind == "uniform":
             return self.sde.t_eps + self.span * u, torch.ones_like(u)
         cdf, ts, q = (a.to(device) for a in (self.cdf, self.ts, self.q))
@@ -104,7 +104,7 @@ class DenoisingScoreMatching(Objective):
             self._density = TimeDensity(sde, self.t_sampling)
         x0 = batch.x
         t, iw = self._density.sample(x0.shape[0], device=x0.device)
-        eps = torch.randn_like(x0)
+        eps = noise.randn_like(x0)
         xt = sde.perturb(x0, t, eps).to(x0.dtype)
         eps_hat = model.predict(xt, t, "noise", cond=batch.cond)
         err = (eps_hat - eps).flatten(1).square().mean(1)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from ...core import Batch, LossOutput, Objective, Phase
+from ...core import Batch, LossOutput, Objective, Phase, noise
 from .losses import AdversarialLoss
 from .model import GAN
 
@@ -58,7 +58,7 @@ def gradient_penalty(model: GAN, real: Tensor, fake: Tensor,
     """
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
     device = real.device if generator is None else generator.device
-    eps = torch.rand(shape, generator=generator, device=device, dtype=real.dtype).to(real.device)
+    eps = noise.rand(shape, generator=generator, device=device, dtype=real.dtype).to(real.device)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     v = model.critic_out(x_hat)
     (grad,) = torch.autograd.grad(v.sum(), x_hat, create_graph=True)
