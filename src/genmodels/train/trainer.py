@@ -368,7 +368,7 @@ class Trainer:
     def _validation(self, model: nn.Module, objective: Objective, val: Any, ema: EMA | None,
                     phases: list[PhaseState], loader: BatchLoader, s: dict[str, Any],
                     info: D.DistInfo, device: torch.device, step: int) -> float | None:
-        v = validate(model, objective, val, ema, self.config, device)
+        v = validate(model, objective, val, ema, self.config, device, info.world_size)
         if v is None:
             return None
         if info.enabled:  # every rank takes rank 0's decision
