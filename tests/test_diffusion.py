@@ -175,3 +175,11 @@ def test_auto_grid_follows_the_sampler_and_the_process() -> None:
             for g in ("auto", "uniform", "logsnr")}
     assert torch.equal(runs["auto"], runs["uniform"])
     assert not torch.allclose(runs["auto"], runs["logsnr"])
+
+
+def test_trajectory_runs_the_probability_flow_from_the_prior() -> None:
+    model, _ = _model()
+    states = model.trajectory(64, generator=torch.Generator().manual_seed(0), nfe=20)
+    assert states.shape == (11, 64, 2) and torch.isfinite(states).all()
+    z = model.sde.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(states[0], z)

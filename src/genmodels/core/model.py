@@ -104,3 +104,10 @@ class IterativeModel(GenerativeModel):
             sampler: one of :attr:`samplers` (default: the first).
             nfe: the number of network evaluations (default: :attr:`default_nfe`).
         """
+
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None,
+                   nfe: int | None = None) -> Tensor | None:
+        """States ``(K + 1, n, *D)`` of the deterministic sampler from the noise end to the
+        data end (``K`` steps, about ``nfe`` evaluations), for trajectory figures; ``None``
+        when the model offers none (the default)."""
+        return None

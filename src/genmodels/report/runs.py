@@ -27,16 +27,25 @@ def _last_metrics(path: Path) -> dict[str, Any]:
 def collect_runs(root: Path) -> list[dict[str, Any]]:
     """Every run directory under ``root`` (a run itself, or its children), with its metrics.
 
-    A run's metrics are its last training record merged with its ``evaluation.json``.
+    A run's metrics are its last training record merged with its ``evaluation.json``. Runs
+    of ``genmodels fit-target`` (a ``target.json`` in place of ``config.json``) are listed
+    with the data column ``target:NAME`` (their ``evaluate`` gives ``log_z``, ``ess``…).
     """
-    candidates = [root] if (root / "config.json").is_file() else sorted(
-        p.parent for p in root.glob("**/config.json")
-    )
+    marks = ("config.json", "target.json")
+    if any((root / m).is_file() for m in marks):
+        candidates = [root]
+    else:
+        candidates = sorted({p.parent for m in marks for p in root.glob(f"**/{m}")})
     rows = []
     for run in candidates:
         try:
-            cfg = json.loads((run / "config.json").read_text())
-        except (OSError, json.JSONDecodeError):
+            if (run / "config.json").is_file():
+                cfg = json.loads((run / "config.json").read_text())
+            else:
+                cfg = json.loads((run / "target.json").read_text())["config"]
+            if not isinstance(cfg, dict):
+                continue
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
             continue
         metrics = _last_metrics(run / "metrics.jsonl")
         step = int(metrics.pop("step", 0))
@@ -65,6 +74,8 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
     flat = [r["metrics"] for r in rows]
     cols = [c for c in metric_columns(flat)
             if direction(c) is not None and not c.endswith("loss")][:6]
+    if any("log_z" in m for m in flat):  # target runs: the IS estimate of log Z first
+        cols = ["log_z", "log_z_se", *cols[:4]]
     head = ["run", "model", "data", "step", "loss", *cols]
     lines = [head]
     for r in rows:

@@ -110,6 +110,16 @@ class _Coef:
         self.lam = math.log(self.alpha / self.sigma)
 
 
+def probability_flow(score: ScoreFn, sde: ForwardSDE) -> Callable[[Tensor, Tensor], Tensor]:
+    r"""The probability-flow ODE's field :math:`f(t)x - \tfrac12 g^2(t)\,s(x, t)` (Song et
+    al. 2021), as ``field(t, x)``."""
+
+    def field(t: Tensor, y: Tensor) -> Tensor:
+        return sde.drift(y, t) - 0.5 * expand(sde.g2(_t(t)).to(y.dtype), y) * score(t, y)
+
+    return field
+
+
 def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
            generator: torch.Generator | None = None,
            options: SamplerOptions | None = None) -> Solution:
@@ -133,8 +143,7 @@ def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
     grid = grid_for(name, o.grid, sde)
     sc = Counted(score)
 
-    def pf_ode(t: Tensor, y: Tensor) -> Tensor:
-        return sde.drift(y, t) - 0.5 * expand(sde.g2(_t(t)).to(y.dtype), y) * sc(t, y)
+    pf_ode = probability_flow(sc, sde)
 
     if kind == "adaptive":
         out = integrate_adaptive(pf_ode, x, sde.T, sde.t_eps, rtol=o.rtol, atol=o.atol)
