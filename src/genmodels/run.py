@@ -319,13 +319,22 @@ def fit(
         train, val = training_data(data, std)
         result = trainer.fit(model, objective, train, val=val, resume=resume)
     except BaseException:
-        if created and out is not None and not resume:
+        # a fresh run that fails leaves nothing behind, unless it wrote a checkpoint (a stopped
+        # or interrupted run is kept, to be inspected or resumed)
+        if created and out is not None and not resume and not _has_checkpoint(store):
             shutil.rmtree(out, ignore_errors=True)
         raise
     if store is not None:
         model = _load_weights(store, model)
     model.eval()
     return Run(cfg, in_data_units(model, std), std, Path(out) if out else None, result)
+
+
+def _has_checkpoint(store: Any) -> bool:
+    try:
+        return store is not None and store.has_checkpoint("last")
+    except Exception:  # an unreadable store counts as none
+        return False
 
 
 def _check_same_data(out: Path, cfg: RunConfig, data: Dataset) -> None:
