@@ -233,6 +233,7 @@ class Trainer:
             resumed_from = self._restore(model, phases, ema, loader, s, info, device)
         elif resume:
             log.warning("%s: no checkpoint yet; starting from step 0", self.store.path)
+            self.store.truncate_metrics(0)  # what a run killed before its first checkpoint logged
 
         step = s["step"]
         bar.reset(step)
