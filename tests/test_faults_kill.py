@@ -17,8 +17,15 @@ from typing import Any
 
 import pytest
 
-from _faults import FAMILIES, assert_identical, env, final_state, kill_once, resume_args, \
-    train_args
+from _faults import (
+    FAMILIES,
+    assert_identical,
+    env,
+    final_state,
+    kill_once,
+    resume_args,
+    train_args,
+)
 
 NAMES = list(FAMILIES)
 DEFAULT_TRIALS = 3

@@ -75,8 +75,14 @@ def fault_point(stage: str) -> None:
 def storage_error(path: Path | str, e: OSError) -> StorageError:
     """The one-line :class:`StorageError` for a failed write of ``path``."""
     reason = e.strerror or str(e) or type(e).__name__
-    err = StorageError(f"{path}: cannot write ({reason})")
+    err = _storage(path, reason)
     err.errno = e.errno
+    return err
+
+
+def _storage(path: Path | str, reason: str) -> StorageError:
+    err = StorageError(f"{path}: cannot write ({reason})")
+    err.reason = reason  # type: ignore[attr-defined]
     return err
 
 
@@ -115,7 +121,7 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
         if isinstance(e, OSError) and not isinstance(e, StorageError):
             raise storage_error(path, e) from None
         if isinstance(e, RuntimeError) and _is_storage_failure(e):  # torch.save / safetensors
-            raise StorageError(f"{path}: cannot write ({_first_line(e)})") from None
+            raise _storage(path, _first_line(e)) from None
         raise
     fsync_dir(path.parent)
 
@@ -186,7 +192,11 @@ def write_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
     except BaseException as e:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-        if isinstance(e, OSError) and not isinstance(e, StorageError):
+        if isinstance(e, StorageError):  # name the checkpoint, not its temporary file
+            err = _storage(directory, getattr(e, "reason", str(e)))
+            err.errno = e.errno
+            raise err from None
+        if isinstance(e, OSError):
             raise storage_error(directory, e) from None
         raise
     fsync_dir(parent)

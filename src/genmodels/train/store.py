@@ -178,7 +178,9 @@ class RunStore:
             last = pointed["last"]
             kept = (f"the last good checkpoint, {last['dir']}, is kept" if last is not None
                     else "no checkpoint was written yet")
-            raise StorageError(f"{e}; {kept}") from None
+            err = StorageError(f"{e}; {kept}")
+            err.errno = e.errno
+            raise err from None
         ckpt.fault_point("prune")
         self._prune({p["dir"] for p in pointed.values() if p is not None})
         return directory
