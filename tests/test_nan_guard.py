@@ -164,7 +164,7 @@ def test_nonfinite_optimiser_state_is_never_checkpointed(tmp_path: Path,
     out, result = _fit(tmp_path, "realnvp", "skip")
     assert isinstance(result, NonFiniteLossError), result
     msg = str(result)
-    assert "step 15: the optimiser state of phase 'main' not finite" in msg, msg
+    assert "step 15: the optimiser state of phase 'main' is not finite" in msg, msg
     assert "the last good checkpoint (step 10) is kept" in msg, msg
     monkeypatch.undo()
     _assert_finite_checkpoint(out, POISON_AFTER)

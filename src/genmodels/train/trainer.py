@@ -504,12 +504,12 @@ def _nonfinite(model: nn.Module, ema: EMA | None, phases: list[PhaseState]) -> s
     """What would put a NaN or inf into a checkpoint (``None``: nothing): the weights and
     buffers, the EMA weights, the optimiser state. One host synchronisation."""
     groups: list[tuple[str, list[Tensor]]] = [
-        ("the weights", [t for t in model.state_dict().values() if t.is_floating_point()])]
+        ("the weights are", [t for t in model.state_dict().values() if t.is_floating_point()])]
     if ema is not None:
-        groups.append(("the EMA weights", [t for t in ema.state_dict().values()
+        groups.append(("the EMA weights are", [t for t in ema.state_dict().values()
                                            if t.is_floating_point()]))
     for ph in phases:
-        groups.append((f"the optimiser state of phase {ph.phase.name!r}", [
+        groups.append((f"the optimiser state of phase {ph.phase.name!r} is", [
             t for st in ph.opt.state.values() for t in st.values()
             if isinstance(t, Tensor) and t.is_floating_point()]))
     with torch.no_grad():
