@@ -52,6 +52,11 @@ class TrainConfig:
             the end).
         log_every: append to ``metrics.jsonl`` every this many steps.
         max_nonfinite: stop after this many non-finite losses in a row (each one is skipped).
+        on_nan: what a non-finite loss or gradient does: ``"skip"`` (the step is skipped,
+            nothing is updated, training stops after ``max_nonfinite`` in a row) or
+            ``"stop"`` (training stops at once). Either way a non-finite weight, EMA weight or
+            optimiser state stops training with one line, and no NaN or inf is ever written
+            to a checkpoint: the last good one stays.
         seed: the seed of everything random in training.
         budget: wall-clock budget in seconds (0: none); training stops at ``steps`` or at the
             budget, whichever comes first.
@@ -84,6 +89,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     max_nonfinite: int = 10
+    on_nan: str = field(default="skip", metadata={"choices": ("skip", "stop")})
     seed: int = 0
     budget: float = 0.0
     device: str = field(default="auto", metadata={"choices": ("auto", "cpu", "cuda")})

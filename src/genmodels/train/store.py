@@ -7,7 +7,9 @@ Layout::
     <run>/checkpoints/       step-XXXXXXXX/ directories, last.json and best.json pointers
     <run>/samples/           samples written by the CLI
 
-Only rank 0 of a distributed job writes; on other ranks every write is a no-op.
+Only rank 0 of a distributed job writes; on other ranks every write is a no-op. A write that
+fails (disk full, read-only directory) raises :class:`~genmodels.errors.StorageError`, one line
+naming the path; the checkpoints already on disk are left as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, StorageError
 from . import checkpoint as ckpt
 from .distributed import is_main_process
 
@@ -62,7 +64,10 @@ class RunStore:
         return is_main_process()
 
     def _mkdir(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ckpt.storage_error(self.path, e) from None
 
     # -- config and metrics -------------------------------------------------------------------
 
@@ -79,9 +84,17 @@ class RunStore:
             return
         self._mkdir()
         line = json.dumps({k: _jsonable(v) for k, v in record.items()}, sort_keys=True)
-        with open(self.path / "metrics.jsonl", "a") as f:
-            f.write(line + "\n")
-            f.flush()
+        data = (line + "\n").encode()
+        path = self.path / "metrics.jsonl"
+        try:  # one unbuffered append: a crash leaves at most a torn last line (skipped on read)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise ckpt.storage_error(path, e) from None
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All records of ``metrics.jsonl`` (a torn last line is skipped)."""
@@ -146,25 +159,47 @@ class RunStore:
         """
         if not self.writes:
             return None
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
-        name = ckpt.step_dir_name(step)
-        directory = self.checkpoints / name
         pointed = {w: ckpt.read_pointer(self.checkpoints, w) for w in _WHICH}
-        referenced = any(p is not None and p["dir"] == name for p in pointed.values())
-        if not (referenced and directory.is_dir()):  # a step's checkpoint is written once
-            ckpt.write_checkpoint(directory, model_state, train_state, metadata, ema_state)
-        for w in which:
-            ckpt.write_pointer(self.checkpoints, w, name, step)
-            pointed[w] = {"dir": name, "step": step}
+        try:
+            try:
+                self.checkpoints.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ckpt.storage_error(self.checkpoints, e) from None
+            name = ckpt.step_dir_name(step)
+            directory = self.checkpoints / name
+            referenced = any(p is not None and p["dir"] == name for p in pointed.values())
+            if not (referenced and directory.is_dir()):  # a step's checkpoint is written once
+                ckpt.write_checkpoint(directory, model_state, train_state, metadata, ema_state)
+            ckpt.fault_point("pointer")
+            for w in which:
+                ckpt.write_pointer(self.checkpoints, w, name, step)
+                pointed[w] = {"dir": name, "step": step}
+        except StorageError as e:
+            last = pointed["last"]
+            kept = (f"the last good checkpoint, {last['dir']}, is kept" if last is not None
+                    else "no checkpoint was written yet")
+            err = StorageError(f"{e}; {kept}")
+            err.errno = e.errno
+            raise err from None
+        ckpt.fault_point("prune")
         self._prune({p["dir"] for p in pointed.values() if p is not None})
         return directory
 
     def _prune(self, keep: set[str]) -> None:
-        for child in self.checkpoints.iterdir():
-            if not child.is_dir() or child.name in keep:
+        """Deletes unreferenced step directories and what an earlier crash left half-done
+        (temporary directories and files); never a failure: the new checkpoint is in place."""
+        try:
+            children = list(self.checkpoints.iterdir())
+        except OSError:
+            return
+        for child in children:
+            if child.name in keep:
                 continue
-            if child.name.startswith("step-") or child.name.startswith(".step-"):
+            if child.is_dir() and (child.name.startswith("step-")
+                                   or child.name.startswith(".step-")):
                 shutil.rmtree(child, ignore_errors=True)
+            elif child.is_file() and child.name.startswith(".") and child.name.endswith(".tmp"):
+                child.unlink(missing_ok=True)
 
     def load_checkpoint(self, which: str = "last", *, with_state: bool = True) -> ckpt.Checkpoint:
         """Loads the ``which`` checkpoint (weights, EMA, training state)."""
