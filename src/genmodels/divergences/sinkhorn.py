@@ -47,8 +47,15 @@ class EntropicOT(NamedTuple):
 
 
 def _cost(a: Tensor, b: Tensor, p: int, scale: float) -> Tensor:
-    d2 = sq_dists(a, b)
-    return scale * (d2 if p == 2 else safe_sqrt(d2))
+    if a.requires_grad or b.requires_grad:
+        d2 = sq_dists(a, b)
+        return scale * (d2 if p == 2 else safe_sqrt(d2))
+    # no graph: ‖a‖² + ‖b‖² − 2ab in place (three passes over the matrix instead of six)
+    d2 = torch.addmm((a * a).sum(1)[:, None], a, b.T, alpha=-2.0)
+    d2.add_((b * b).sum(1)[None, :]).clamp_min_(0.0)
+    if p == 1:
+        d2.sqrt_()
+    return d2.mul_(scale) if scale != 1.0 else d2
 
 
 #: Cost matrices up to this many entries are kept, with the absorbed kernel beside them
