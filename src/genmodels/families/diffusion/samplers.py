@@ -39,6 +39,7 @@ from torch import Tensor
 from ...errors import InputError
 from ...paths.sde import ForwardSDE, expand, integrate_scalar
 from ...solvers import Counted, Solution, get_solver, integrate, integrate_adaptive
+from .unipc import unipc
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -47,6 +48,7 @@ SAMPLERS: dict[str, tuple[str, int]] = {
     "dpm-solver++": ("dpm++", 0), "dpm-solver": ("dpm", 0),
     "dpm-solver-2": ("dpm", 2), "dpm-solver-3": ("dpm", 3),
     "dpm-solver++2": ("dpm++", 2), "dpm-solver++3": ("dpm++", 3),
+    "unipc-2": ("unipc", 2), "unipc-3": ("unipc", 3), "unipc-4": ("unipc", 4),
     "ddim": ("ddim", 1), "em": ("em", 1), "exp": ("exp", 1), "pc": ("pc", 1),
     "euler": ("ode", 1), "heun": ("ode", 2), "rk4": ("ode", 4), "dopri5": ("adaptive", 5),
 }
@@ -61,6 +63,7 @@ SAMPLERS: dict[str, tuple[str, int]] = {
 #: a uniform-t grid wastes most steps where nothing happens and ends with one huge step, so
 #: there log-SNR is the default (docs/families/diffusion.md).
 AUTO_GRID: dict[str, str] = {"dpm": "logsnr", "dpm++": "logsnr", "adaptive": "logsnr",
+                             "unipc": "logsnr",
                              "exp": "logsnr", "ode": "process", "em": "process",
                              "pc": "process", "ddim": "process"}
 
@@ -81,6 +84,8 @@ class SamplerOptions:
     Attributes:
         grid: the time grid: ``"auto"`` (each sampler's own, :data:`AUTO_GRID`), ``"logsnr"``,
             ``"uniform"``, ``"quadratic"`` or ``"edm"``.
+        grid_rho: the exponent of the ``"quadratic"`` (power-ρ in ``t``, default 2) and
+            ``"edm"`` (default 7) grids; ``None`` for their defaults.
         dpm_order: the order of ``dpm-solver``/``dpm-solver++`` without a suffix.
         ddim_eta: DDIM's :math:`\\eta` (0: deterministic).
         pc_snr: the Langevin corrector's signal-to-noise ratio.
@@ -94,6 +99,7 @@ class SamplerOptions:
     pc_snr: float = 0.16
     rtol: float = 1e-3
     atol: float = 1e-3
+    grid_rho: float | None = None
 
 
 def _t(t: Tensor) -> Tensor:
@@ -142,24 +148,27 @@ def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
     if kind == "ode":
         solver = get_solver(name)
         steps = max(1, nfe // solver.evals)
-        out = integrate(pf_ode, x, sde.time_grid(steps, grid), solver)
+        out = integrate(pf_ode, x, sde.time_grid(steps, grid, rho=o.grid_rho), solver)
         return Solution(out.x, sc.nfe, steps)
     if kind == "em":
         def rev_drift(t: Tensor, y: Tensor) -> Tensor:
             return sde.drift(y, t) - expand(sde.g2(_t(t)).to(y.dtype), y) * sc(t, y)
-        out = integrate(rev_drift, x, sde.time_grid(nfe, grid), "em", g=sde.g,
+        out = integrate(rev_drift, x, sde.time_grid(nfe, grid, rho=o.grid_rho), "em", g=sde.g,
                         generator=generator)
         return Solution(out.x, sc.nfe, nfe)
     if kind == "pc":
         steps = max(1, nfe // 2)
-        x = _pc(sc, sde, x, sde.time_grid(steps, grid), o.pc_snr, generator)
+        x = _pc(sc, sde, x, sde.time_grid(steps, grid, rho=o.grid_rho), o.pc_snr, generator)
         return Solution(x, sc.nfe, steps)
     if kind in ("exp", "ddim"):
-        ts = sde.time_grid(nfe, grid)
+        ts = sde.time_grid(nfe, grid, rho=o.grid_rho)
         x = (_exponential(sc, sde, x, ts, generator) if kind == "exp" else
              _ddim(sc, sde, x, ts, o.ddim_eta, generator))
         return Solution(x, sc.nfe, nfe)
-    x = _dpm(sc, sde, x, sde.time_grid(nfe, grid), order or o.dpm_order, data=kind == "dpm++")
+    ts = sde.time_grid(nfe, grid, rho=o.grid_rho)
+    if kind == "unipc":
+        return Solution(unipc(sc, sde, x, ts, order), sc.nfe, nfe)
+    x = _dpm(sc, sde, x, ts, order or o.dpm_order, data=kind == "dpm++")
     return Solution(x, sc.nfe, nfe)
 
 
