@@ -63,18 +63,33 @@ SAMPLERS: dict[str, tuple[str, int]] = {
 #: a uniform-t grid wastes most steps where nothing happens and ends with one huge step, so
 #: there log-SNR is the default (docs/families/diffusion.md).
 AUTO_GRID: dict[str, str] = {"dpm": "logsnr", "dpm++": "logsnr", "adaptive": "logsnr",
-                             "unipc": "logsnr",
+                             "unipc": "power",
                              "exp": "logsnr", "ode": "process", "em": "process",
                              "pc": "process", "ddim": "process"}
 
 
+#: The exponent of the power-ρ time grid (``"quadratic"``) that ``"power"`` picks under
+#: ``grid="auto"``: UniPC-3 at 10 NFE on the three 2-D toys, W2 / floor over ρ = 1.5, 2,
+#: 2.5, 3 (benchmarks/bench_diffusion_fewstep.py; docs/families/diffusion.md).
+AUTO_RHO = 2.5
+
+
 def grid_for(name: str, grid: str, sde: ForwardSDE) -> str:
     """The grid sampler ``name`` runs on for ``sde``: ``grid``, or under ``"auto"`` its own
-    (:data:`AUTO_GRID`)."""
+    (:data:`AUTO_GRID`; ``"power"``: the power-ρ grid in ``t`` where the process's clock is
+    ``t`` (VP, sub-VP), log-SNR elsewhere)."""
     if grid != "auto":
         return grid
     g = AUTO_GRID[SAMPLERS[name][0]]
+    if g == "power":
+        return "quadratic" if sde.sampling_grid == "uniform" else "logsnr"
     return sde.sampling_grid if g == "process" else g
+
+
+def _rho(name: str, o: SamplerOptions) -> float | None:
+    if o.grid_rho is not None or o.grid != "auto":
+        return o.grid_rho
+    return AUTO_RHO if AUTO_GRID[SAMPLERS[name][0]] == "power" else None
 
 
 @dataclass
@@ -148,24 +163,24 @@ def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
     if kind == "ode":
         solver = get_solver(name)
         steps = max(1, nfe // solver.evals)
-        out = integrate(pf_ode, x, sde.time_grid(steps, grid, rho=o.grid_rho), solver)
+        out = integrate(pf_ode, x, sde.time_grid(steps, grid, rho=_rho(name, o)), solver)
         return Solution(out.x, sc.nfe, steps)
     if kind == "em":
         def rev_drift(t: Tensor, y: Tensor) -> Tensor:
             return sde.drift(y, t) - expand(sde.g2(_t(t)).to(y.dtype), y) * sc(t, y)
-        out = integrate(rev_drift, x, sde.time_grid(nfe, grid, rho=o.grid_rho), "em", g=sde.g,
+        out = integrate(rev_drift, x, sde.time_grid(nfe, grid, rho=_rho(name, o)), "em", g=sde.g,
                         generator=generator)
         return Solution(out.x, sc.nfe, nfe)
     if kind == "pc":
         steps = max(1, nfe // 2)
-        x = _pc(sc, sde, x, sde.time_grid(steps, grid, rho=o.grid_rho), o.pc_snr, generator)
+        x = _pc(sc, sde, x, sde.time_grid(steps, grid, rho=_rho(name, o)), o.pc_snr, generator)
         return Solution(x, sc.nfe, steps)
     if kind in ("exp", "ddim"):
-        ts = sde.time_grid(nfe, grid, rho=o.grid_rho)
+        ts = sde.time_grid(nfe, grid, rho=_rho(name, o))
         x = (_exponential(sc, sde, x, ts, generator) if kind == "exp" else
              _ddim(sc, sde, x, ts, o.ddim_eta, generator))
         return Solution(x, sc.nfe, nfe)
-    ts = sde.time_grid(nfe, grid, rho=o.grid_rho)
+    ts = sde.time_grid(nfe, grid, rho=_rho(name, o))
     if kind == "unipc":
         return Solution(unipc(sc, sde, x, ts, order), sc.nfe, nfe)
     x = _dpm(sc, sde, x, ts, order or o.dpm_order, data=kind == "dpm++")
