@@ -175,3 +175,33 @@ def test_auto_grid_follows_the_sampler_and_the_process() -> None:
             for g in ("auto", "uniform", "logsnr")}
     assert torch.equal(runs["auto"], runs["uniform"])
     assert not torch.allclose(runs["auto"], runs["logsnr"])
+
+
+def test_unipc_auto_grid_is_the_power_grid_on_vp_and_log_snr_elsewhere() -> None:
+    from genmodels.families.diffusion import SamplerOptions, sample
+    from genmodels.families.diffusion.samplers import AUTO_RHO, grid_for
+    from genmodels.paths import OU
+
+    vp = VP()
+    assert grid_for("unipc-3", "auto", vp) == "quadratic"
+    assert grid_for("unipc-3", "auto", OU()) == "logsnr"
+    x = vp.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
+    score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
+
+    def run(**kw: object) -> torch.Tensor:
+        return sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(**kw)).x
+
+    assert torch.equal(run(), run(grid="quadratic", grid_rho=AUTO_RHO))
+    assert not torch.allclose(run(), run(grid="quadratic"))  # ρ = 2 is another grid
+
+
+def test_power_grid_exponent() -> None:
+    vp = VP()
+    two = vp.time_grid(10, "quadratic")
+    assert torch.equal(two, vp.time_grid(10, "quadratic", rho=2.0))
+    three = vp.time_grid(10, "quadratic", rho=3.0)
+    assert three[0] == two[0] == vp.T and three[-1] == two[-1] == vp.t_eps
+    assert bool((three[1:-1] < two[1:-1]).all())  # a larger ρ crowds the steps at the data
+    assert bool((three[:-1] > three[1:]).all())
+    with pytest.raises(InputError, match="rho"):
+        vp.time_grid(10, "edm", rho=0.0)

@@ -21,6 +21,9 @@ and :math:`\hat x_0 = (x - \sigma_t\hat\varepsilon)/\alpha_t`:
 * ``dpm-solver`` (noise form) and ``dpm-solver++`` (data form), multistep, orders 1–3, in
   :math:`\lambda = \log(\alpha/\sigma)` with :math:`h = \lambda_s - \lambda_t`
   (Lu et al. 2022, arXiv 2206.00927 and 2211.01095).
+* ``unipc-2``, ``-3``, ``-4``: UniPC, an exponential multistep predictor in data form with a
+  corrector that reuses the next step's evaluation, global order 2–4 (Zhao et al. 2023,
+  arXiv 2302.04867; :mod:`.unipc`).
 
 The number of network evaluations (NFE) is counted; ``nfe`` sets the budget
 (``heun`` takes ``nfe // 2`` steps, ``rk4`` ``nfe // 4``, ``pc`` ``nfe // 2``; ``dopri5`` is
