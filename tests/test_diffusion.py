@@ -191,8 +191,9 @@ def test_unipc_auto_grid_is_the_power_grid_on_vp_and_log_snr_elsewhere() -> None
     def run(**kw: object) -> torch.Tensor:
         return sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(**kw)).x
 
-    assert torch.equal(run(), run(grid="quadratic", grid_rho=AUTO_RHO))
-    assert not torch.allclose(run(), run(grid="quadratic"))  # ρ = 2 is another grid
+    base = dict(grid="quadratic", t_end=0.01, denoise=True)
+    assert torch.equal(run(), run(grid_rho=AUTO_RHO, **base))
+    assert not torch.allclose(run(), run(**base))  # ρ = 2 is another grid
 
 
 def test_power_grid_exponent() -> None:
@@ -205,3 +206,26 @@ def test_power_grid_exponent() -> None:
     assert bool((three[:-1] > three[1:]).all())
     with pytest.raises(InputError, match="rho"):
         vp.time_grid(10, "edm", rho=0.0)
+
+
+def test_unipc_auto_ends_early_and_denoises() -> None:
+    """Under grid="auto" on VP, UniPC's grid stops at AUTO_T_END · T and the last evaluation
+    is the denoiser there; explicit options reproduce it, and bad endpoints are refused."""
+    from genmodels.families.diffusion import SamplerOptions, sample
+    from genmodels.families.diffusion.samplers import AUTO_RHO, AUTO_T_END
+
+    vp = VP()
+    x = vp.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
+    score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
+    auto = sample("unipc-3", score, vp, x, nfe=8)
+    same = sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(
+        grid="quadratic", grid_rho=AUTO_RHO, t_end=AUTO_T_END, denoise=True))
+    assert auto.nfe == same.nfe == 8 and torch.equal(auto.x, same.x)
+    plain = sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(denoise=False))
+    assert not torch.allclose(auto.x, plain.x)
+    # N(0, I) data: the denoised output keeps unit scale; the standard deviation is near 1
+    assert abs(float(auto.x.std()) - 1.0) < 0.2
+    with pytest.raises(InputError, match="t_end"):
+        sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(t_end=1.5))
+    with pytest.raises(InputError, match="nfe >= 2"):
+        sample("unipc-3", score, vp, x, nfe=1)
