@@ -9,7 +9,8 @@
    chunk, as ``bench_diffusion.py``) and the reference, ``em`` at 1 000 steps and ``dopri5``
    at tolerance 1e-5 (the model's own error floor: what no sampler of this network can beat
    by more than noise).
-3. The table: W2 / floor for every deterministic few-step sampler x grid at NFE 5 / 10 / 20,
+3. The goal table: ``unipc-3`` at 10 NFE under the default grid against the reference, over
+   5 seeds; then the table: W2 / floor for each few-step sampler x grid at NFE 5 / 10 / 20,
    mean over ``--seeds`` sampling seeds (5 000 samples each against the same test points),
    and the same at the reference (``dpm-solver++3``, 100 NFE, log-SNR grid): the model's own
    error, which no sampler of this network beats by more than noise.
@@ -183,7 +184,8 @@ def toy(name: str, a: argparse.Namespace) -> None:
     write_table(f"bench_diffusion_fewstep_goal_{name}",
                 f"vp-sde on {name}: unipc-3 at 10 NFE (auto grid) against the floor",
                 ["sampler", "W2 (mean ± sd)", "W2/floor", "<= 1.5x floor"],
-                [["unipc-3 @ 10, auto (power-t ρ=2.5 to t = 0.01, denoised)", f"{goal:.4f} ± {goal_sd:.4f}",
+                [["unipc-3 @ 10, auto (power-t ρ=2.5 to t = 0.01, denoised)",
+                  f"{goal:.4f} ± {goal_sd:.4f}",
                   round(goal / floor, 2), "yes" if goal <= 1.5 * floor else "no"],
                  [f"{s} @ {k}, log-SNR (reference)", f"{goal_ref:.4f} ± {goal_ref_sd:.4f}",
                   round(goal_ref / floor, 2), "yes" if goal_ref <= 1.5 * floor else "no"]],
