@@ -167,7 +167,9 @@ def test_auto_grid_follows_the_sampler_and_the_process() -> None:
     for name in ("ddim", "em", "pc", "heun"):
         assert grid_for(name, "auto", vp) == "uniform"
         assert grid_for(name, "auto", OU()) == grid_for(name, "auto", VE()) == "logsnr"
-    assert grid_for("dpm-solver++3", "auto", vp) == grid_for("exp", "auto", vp) == "logsnr"
+    assert grid_for("dpm-solver-3", "auto", vp) == grid_for("exp", "auto", vp) == "logsnr"
+    assert grid_for("dpm-solver++3", "auto", vp) == "quadratic"  # power-ρ, ρ = 2
+    assert grid_for("dpm-solver++3", "auto", OU()) == "logsnr"
     assert grid_for("ddim", "edm", vp) == "edm"
     x = vp.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
     score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
@@ -192,7 +194,7 @@ def test_unipc_auto_grid_is_the_power_grid_on_vp_and_log_snr_elsewhere() -> None
         return sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(**kw)).x
 
     base = dict(grid="quadratic", t_end=0.01, denoise=True)
-    assert torch.equal(run(), run(grid_rho=AUTO_RHO, **base))
+    assert torch.equal(run(), run(grid_rho=AUTO_RHO["unipc"], **base))
     assert not torch.allclose(run(), run(**base))  # ρ = 2 is another grid
 
 
@@ -219,7 +221,7 @@ def test_unipc_auto_ends_early_and_denoises() -> None:
     score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
     auto = sample("unipc-3", score, vp, x, nfe=8)
     same = sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(
-        grid="quadratic", grid_rho=AUTO_RHO, t_end=AUTO_T_END, denoise=True))
+        grid="quadratic", grid_rho=AUTO_RHO["unipc"], t_end=AUTO_T_END, denoise=True))
     assert auto.nfe == same.nfe == 8 and torch.equal(auto.x, same.x)
     plain = sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(denoise=False))
     assert not torch.allclose(auto.x, plain.x)

@@ -57,24 +57,27 @@ SAMPLERS: dict[str, tuple[str, int]] = {
 }
 
 
-#: The time grid each kind of sampler uses under ``grid="auto"``: ``"process"`` means the
-#: forward process's own :attr:`~genmodels.paths.ForwardSDE.sampling_grid` (uniform in ``t``
-#: for VP and sub-VP, whose linear β schedule was designed on that clock; log-SNR for the
-#: others). DPM-Solver and ``exp`` integrate the linear part exactly and keep uniform log-SNR
-#: steps (Lu et al. 2022). Measured on vp-sde, W2 at 20 NFE over 3 seeds, uniform-t vs
-#: log-SNR, moons: DDIM 0.172 / 0.251, EM 0.115 / 0.153, Euler 0.125 / 0.193; on OU (T = 6)
-#: a uniform-t grid wastes most steps where nothing happens and ends with one huge step, so
-#: there log-SNR is the default (docs/families/diffusion.md).
-AUTO_GRID: dict[str, str] = {"dpm": "logsnr", "dpm++": "logsnr", "adaptive": "logsnr",
+#: The time grid each kind of sampler uses under ``grid="auto"``. ``"power"``: the power-ρ
+#: grid in ``t`` (:data:`AUTO_RHO`) on VP and sub-VP, log-SNR elsewhere (DPM-Solver++ and
+#: UniPC at <= 20 NFE; docs/families/diffusion.md). ``"process"``: the forward process's own
+#: :attr:`~genmodels.paths.ForwardSDE.sampling_grid` (uniform in ``t`` for VP and sub-VP,
+#: whose linear β schedule was designed on that clock; log-SNR for the others). DPM-Solver
+#: (noise form) and ``exp`` keep uniform log-SNR steps (Lu et al. 2022). Measured on vp-sde,
+#: W2 at 20 NFE over 3 seeds, uniform-t vs log-SNR, moons: DDIM 0.172 / 0.251, EM 0.115 /
+#: 0.153, Euler 0.125 / 0.193; on OU (T = 6) a uniform-t grid wastes most steps where nothing
+#: happens and ends with one huge step, so there log-SNR is the default
+#: (docs/families/diffusion.md).
+AUTO_GRID: dict[str, str] = {"dpm": "logsnr", "dpm++": "power", "adaptive": "logsnr",
                              "unipc": "power",
                              "exp": "logsnr", "ode": "process", "em": "process",
                              "pc": "process", "ddim": "process"}
 
 
 #: The exponent of the power-ρ time grid (``"quadratic"``) that ``"power"`` picks under
-#: ``grid="auto"``: UniPC-3 at 10 NFE on the three 2-D toys, W2 / floor over ρ = 1.5, 2,
-#: 2.5, 3 (benchmarks/bench_diffusion_fewstep.py; docs/families/diffusion.md).
-AUTO_RHO = 2.5
+#: ``grid="auto"``, by kind: measured on vp-sde on the three 2-D toys at 5 / 10 / 20 NFE over
+#: ρ = 1.5, 2, 2.5, 3 and against uniform-t, log-SNR and EDM (ρ = 7) grids
+#: (benchmarks/bench_diffusion_fewstep.py; the table is in docs/families/diffusion.md).
+AUTO_RHO: dict[str, float] = {"dpm++": 2.0, "unipc": 2.5}
 #: Where UniPC's power grid ends under ``grid="auto"`` (times ``T``), the last evaluation then
 #: spent on the denoiser :math:`\hat x_0` there (a denoised last step, as EDM's last step to
 #: σ = 0): moons, 10 NFE, 5 seeds, W2 / floor 1.53 ending at t_eps = 1e-3, 1.43 at 1e-2
@@ -97,7 +100,7 @@ def grid_for(name: str, grid: str, sde: ForwardSDE) -> str:
 def _rho(name: str, o: SamplerOptions) -> float | None:
     if o.grid_rho is not None or o.grid != "auto":
         return o.grid_rho
-    return AUTO_RHO if AUTO_GRID[SAMPLERS[name][0]] == "power" else None
+    return AUTO_RHO.get(SAMPLERS[name][0])
 
 
 @dataclass
