@@ -115,8 +115,10 @@ def peers(run: gm.Run, test: torch.Tensor, floor: float, seeds: int) -> list[lis
                                                      "logsnr", None, k),
         "ours dpm-solver++3 (log-SNR)": lambda k: w2(run, test, "dpm-solver++3", nfe,
                                                      "logsnr", None, k),
-        "ours dpm-solver++2 (power-t ρ=2)": lambda k: w2(run, test, "dpm-solver++2", nfe,
-                                                         "quadratic", 2.0, k),
+        "ours dpm-solver++2 (auto: power-t ρ=2)": lambda k: w2(
+            run, test, "dpm-solver++2", nfe, "auto", None, k),
+        "ours dpm-solver++3 (auto: power-t ρ=2)": lambda k: w2(
+            run, test, "dpm-solver++3", nfe, "auto", None, k),
         "ours unipc-3 (auto)": lambda k: w2(run, test, "unipc-3", nfe,
                                                            "auto", None, k),
     }
