@@ -138,6 +138,10 @@ def test_bad_config_values_are_input_errors() -> None:
         build_diffusion(VPConfig(network="unet"), INFO)
     with pytest.raises(InputError):
         build_diffusion(VPConfig(beta_min=5.0, beta_max=1.0), INFO)
+    with pytest.raises(InputError, match="grid_rho"):
+        build_diffusion(VPConfig(grid_rho=-1.0), INFO)
+    model, _ = build_diffusion(VPConfig(grid_rho=3.0, width=16, blocks=1), INFO)
+    assert model.options.grid_rho == 3.0
 
 
 def test_a_short_fit_learns_a_gaussian_and_its_density() -> None:
