@@ -70,8 +70,10 @@ def build_diffusion(config: DiffusionConfig,
         raise InputError("model.likelihood_steps and model.probes must be >= 1")
     if config.bound_samples < 2:
         raise InputError(f"model.bound_samples: {config.bound_samples} must be >= 2")
+    if config.grid_rho < 0:
+        raise InputError(f"model.grid_rho: {config.grid_rho} must be positive (0: default)")
     options = SamplerOptions(config.grid, config.dpm_order, config.ddim_eta, config.pc_snr,
-                             config.rtol, config.rtol)
+                             config.rtol, config.rtol, config.grid_rho or None)
     likelihood = {"solver": config.likelihood_solver, "steps": config.likelihood_steps,
                   "rtol": config.likelihood_rtol, "atol": config.likelihood_rtol,
                   "probes": config.probes, "exact_max_dim": config.exact_max_dim,

@@ -35,7 +35,10 @@ class DiffusionConfig:
         grid: the sampling time grid: ``auto`` (log-SNR for DPM-Solver and ``exp``; for the
             others uniform in ``t`` on VP and sub-VP, log-SNR on OU and VE), ``logsnr``,
             ``uniform``, ``quadratic``, ``edm``;
-            the likelihood's ODE uses log-SNR under ``auto``.
+            the likelihood's ODE uses log-SNR under ``auto``; UniPC under ``auto`` takes the
+            power-ρ grid in ``t`` (``quadratic``, ρ = 2.5) on VP and sub-VP.
+        grid_rho: the exponent of the ``quadratic`` (power-ρ in ``t``) and ``edm`` grids;
+            0 for the grid's own (2, 7; 2.5 for UniPC under ``auto``).
         dpm_order: the order of ``dpm-solver`` / ``dpm-solver++`` without a suffix.
         ddim_eta: DDIM's :math:`\\eta`.
         pc_snr: the Langevin corrector's signal-to-noise ratio.
@@ -65,6 +68,7 @@ class DiffusionConfig:
     sampler: str = field(default="dpm-solver++", metadata={"choices": tuple(SAMPLERS)})
     nfe: int = 20
     grid: str = field(default="auto", metadata=_GRIDS)
+    grid_rho: float = 0.0
     dpm_order: int = 3
     ddim_eta: float = 0.0
     pc_snr: float = 0.16
