@@ -74,8 +74,10 @@ class Affine(Transformer):
         return torch.addcmul(h[:, 1], x, s.exp()), s
 
     def inverse(self, y: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-        s = soft_clamp(h[:, 0], self.scale_bound)
-        return (y - h[:, 1]) * torch.exp(-s), -s
+        # -s in one op less than soft_clamp then negation (same value: negation is exact)
+        b = self.scale_bound
+        neg_s = -h[:, 0] if b is None else torch.tanh(h[:, 0] / b) * -b
+        return (y - h[:, 1]) * neg_s.exp(), neg_s
 
 
 class RationalQuadratic(Transformer):

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .made_incremental import MADEIncremental
 from .mlp import make_activation
 
 
@@ -63,13 +64,17 @@ class MADE(nn.Module):
         if not torch.equal(order.sort().values, torch.arange(features)):
             raise ValueError(f"order is not a permutation of range({features})")
         self.register_buffer("order", order, persistent=False)
+        # sorted_order[p]: the coordinate at position p
+        self.register_buffer("sorted_order", torch.argsort(order), persistent=False)
         deg_in = torch.cat((order + 1, torch.zeros(context, dtype=torch.long)))
         low = min(1, features - 1)
         layers: list[nn.Module] = []
         prev = deg_in
+        self.hidden_degrees: list[Tensor] = []  # structure (CPU), not state
         for width in hidden:
             deg = torch.arange(width) % max(features - 1, 1) + low
             layers += [MaskedLinear(deg[:, None] >= prev[None, :]), make_activation(activation)]
+            self.hidden_degrees.append(deg)
             prev = deg
         deg_out = (order + 1).repeat(params)
         layers.append(MaskedLinear(deg_out[:, None] > prev[None, :]))
@@ -102,6 +107,17 @@ class MADE(nn.Module):
         Requires at least one hidden layer.
         """
         return MADEState(self, x, cond)
+
+    def incremental(self, batch: int, cond: Tensor | None, like: Tensor) -> MADEIncremental:
+        """An evaluation that fills the input in position order, computing each unit once.
+
+        Without autograd (see :mod:`.made_incremental`): over the ``d`` steps the work is one
+        masked pass, against ``d`` passes of the hidden layers for :meth:`sequential`.
+        Requires at least one hidden layer.
+        """
+        if not self.hidden_degrees:
+            raise ValueError("incremental evaluation needs a MADE with a hidden layer")
+        return MADEIncremental(self, batch, cond, like)
 
 
 class MADEState:
