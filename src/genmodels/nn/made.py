@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .made_incremental import MADEIncremental
+from .made_incremental import MADEIncremental, MADESequential
 from .mlp import make_activation
 
 
@@ -96,51 +96,27 @@ class MADE(nn.Module):
         """Maps ``(B, d)`` (and ``cond``, ``(B, context)``) to ``(B, params, d)``."""
         return self.layers(self._input(x, cond)).unflatten(-1, (self.params, self.features))
 
-    def sequential(self, x: Tensor, cond: Tensor | None = None) -> MADEState:
-        """The state of an incremental evaluation that fills ``x`` one coordinate at a time.
+    def sequential(self, cond: Tensor | None, like: Tensor) -> MADESequential:
+        """An autograd evaluation that fills the input in position order (positions ``0, 1, …``).
 
-        Sequential inversion (sampling a MAF, scoring an IAF) needs, at step ``k``, only the
-        outputs of the coordinate at position ``k``. The state keeps the first layer's
-        pre-activation, updated by a rank-one term when a coordinate is set, and computes
-        only that coordinate's ``params`` outputs: one step costs
-        :math:`O(B(H + H^2 + pH))` instead of a full pass :math:`O(B(dH + H^2 + pdH))`.
-        Requires at least one hidden layer.
+        Sequential inversion (sampling a MAF, scoring an IAF) needs, at step ``p``, only the
+        outputs of position ``p``, which read only the hidden units of degree ``<= p``; those
+        are final once positions ``< p`` are set. Step ``p`` computes the units of degree
+        exactly ``p`` in every layer and position ``p``'s outputs, so the ``d`` steps together
+        do the work of one masked pass (see :mod:`.made_incremental`). Requires at least one
+        hidden layer.
         """
-        return MADEState(self, x, cond)
+        if not self.hidden_degrees:
+            raise ValueError("incremental evaluation needs a MADE with a hidden layer")
+        return MADESequential(self, cond, like)
 
     def incremental(self, batch: int, cond: Tensor | None, like: Tensor) -> MADEIncremental:
         """An evaluation that fills the input in position order, computing each unit once.
 
-        Without autograd (see :mod:`.made_incremental`): over the ``d`` steps the work is one
-        masked pass, against ``d`` passes of the hidden layers for :meth:`sequential`.
+        Without autograd (see :mod:`.made_incremental`): the schedule of :meth:`sequential` in
+        preallocated ``(units, B)`` buffers written in place, with cached weights.
         Requires at least one hidden layer.
         """
         if not self.hidden_degrees:
             raise ValueError("incremental evaluation needs a MADE with a hidden layer")
         return MADEIncremental(self, batch, cond, like)
-
-
-class MADEState:
-    """Incremental MADE evaluation (see :meth:`MADE.sequential`)."""
-
-    def __init__(self, made: MADE, x: Tensor, cond: Tensor | None) -> None:
-        layers = list(made.layers)
-        if len(layers) < 3:
-            raise ValueError("incremental evaluation needs a MADE with a hidden layer")
-        first, last = layers[0], layers[-1]
-        self.made = made
-        self.w_first = first.weight * first.mask  # (H, d + c)
-        self.pre = F.linear(made._input(x, cond), self.w_first, first.bias)
-        self.middle = nn.Sequential(*layers[1:-1])
-        w_last = (last.weight * last.mask).unflatten(0, (made.params, made.features))
-        self.w_last = w_last.transpose(0, 1)  # (d, params, H)
-        self.b_last = last.bias.unflatten(0, (made.params, made.features)).T  # (d, params)
-
-    def outputs(self, i: int) -> Tensor:
-        """The ``(B, params)`` outputs of coordinate ``i`` at the current inputs."""
-        hid = self.middle(self.pre)
-        return F.linear(hid, self.w_last[i], self.b_last[i])
-
-    def set(self, i: int, delta: Tensor) -> None:
-        """Adds ``delta`` (shape ``(B,)``) to input coordinate ``i``."""
-        self.pre = self.pre + delta[:, None] * self.w_first[:, i]

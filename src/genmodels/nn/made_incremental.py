@@ -39,51 +39,81 @@ _INPLACE: dict[type[nn.Module], Callable[[nn.Module, Tensor], object]] = {
 }
 
 
+class _Structure:
+    """The degree-sorted unit order of every layer and the prefix ends (fixed per MADE)."""
+
+    def __init__(self, made: MADE) -> None:
+        d = made.features
+        self.perms = [torch.argsort(deg, stable=True) for deg in made.hidden_degrees]
+        # ends[l][p]: number of units of layer l with degree <= p (a prefix after sorting)
+        self.ends = [torch.searchsorted(deg[perm], torch.arange(d), right=True).tolist()
+                     for deg, perm in zip(made.hidden_degrees, self.perms)]
+        coord = made.sorted_order.cpu()  # coord[p]: the coordinate at position p
+        self.coord = coord
+        self.rows = coord[:, None] + d * torch.arange(made.params)[None, :]  # (d, params)
+
+    def groups(self, p: int) -> list[tuple[int, int, int]]:
+        """Per hidden layer, the rows ``[start, stop)`` of degree ``p`` and their inputs' count.
+
+        Units of degree ``p`` see the inputs at positions ``< p`` (first layer) or the units
+        of degree ``<= p`` of the layer below: a prefix of the sorted units.
+        """
+        out, prev = [], p
+        for ends in self.ends:
+            start, stop = (ends[p - 1] if p else 0), ends[p]
+            out.append((start, stop, prev))
+            prev = stop
+        return out
+
+
+def _structure(made: MADE) -> _Structure:
+    cached = getattr(made, "_incremental_structure", None)
+    if cached is None:
+        cached = made._incremental_structure = _Structure(made)
+    return cached
+
+
+def _weights(made: MADE, st: _Structure) -> dict[str, object]:
+    """The masked weights with units in degree order and inputs in position order."""
+    linears = list(made.layers)[0::2]
+    d, perms = made.features, st.perms
+    ws = [lin.weight * lin.mask for lin in linears]
+    bs = [lin.bias for lin in linears]
+    w1 = ws[0][perms[0]]
+    dev = w1.device
+    return {
+        "w_ctx": w1[:, d:] if made.context else None,  # (H1, c)
+        "b_first": bs[0][perms[0]],
+        "w_in": w1[:, :d][:, st.coord.to(dev)],  # columns in position order
+        "w_hidden": [ws[k][perms[k]][:, perms[k - 1]] for k in range(1, len(perms))],
+        "b_hidden": [bs[k][perms[k]] for k in range(1, len(perms))],
+        "w_out": ws[-1][:, perms[-1]][st.rows.to(dev)],  # (d, params, H_L)
+        "b_out": bs[-1][st.rows.to(dev)],  # (d, params)
+    }
+
+
 class _Plan:
     """Masked, degree-sorted weights of a MADE, sliced for every step (no autograd)."""
 
     def __init__(self, made: MADE) -> None:
-        linears = list(made.layers)[0::2]
+        st = _structure(made)
         self.acts = list(made.layers)[1::2]
-        d, ctx = made.features, made.context
-        degrees = made.hidden_degrees
-        perms = [torch.argsort(deg, stable=True) for deg in degrees]
-        # ends[l][p]: number of units of layer l with degree <= p (a prefix after sorting)
-        self.ends = [torch.searchsorted(deg[perm], torch.arange(d), right=True).tolist()
-                     for deg, perm in zip(degrees, perms)]
+        self.ends = st.ends
         with torch.no_grad():
-            ws = [lin.weight * lin.mask for lin in linears]
-            bs = [lin.bias for lin in linears]
-            w1 = ws[0][perms[0]]
-            self.w_ctx = w1[:, d:] if ctx else None  # (H1, c)
-            self.b_first = bs[0][perms[0]]
-            self.w_in = w1[:, :d][:, torch.argsort(made.order)]  # columns in position order
-            self.w_hidden = [ws[k][perms[k]][:, perms[k - 1]] for k in range(1, len(perms))]
-            self.b_hidden = [bs[k][perms[k]] for k in range(1, len(perms))]
-            coord = torch.argsort(made.order)  # coord[p]: the coordinate at position p
-            rows = coord[:, None] + d * torch.arange(made.params)[None, :]  # (d, params)
-            self.w_out = ws[-1][:, perms[-1]][rows]  # (d, params, H_L)
-            self.b_out = bs[-1][rows]  # (d, params)
-        self.steps = [self._step(p) for p in range(d)]
-
-    def _step(self, p: int) -> list[tuple[int, int, Tensor, Tensor | None]]:
-        """Per layer: the rows ``[start, stop)`` of degree ``p``, their weights and biases."""
-        out = []
-        prev = p  # the inputs at positions < p
-        for k, ends in enumerate(self.ends):
-            start = ends[p - 1] if p else 0
-            stop = ends[p]
-            if k == 0:
-                w = self.w_in[start:stop, :prev].contiguous()
-                b = self.b_first[start:stop]
-            else:
-                w = self.w_hidden[k - 1][start:stop, :prev].contiguous()
-                b = self.b_hidden[k - 1][start:stop]
-            out.append((start, stop, w, b[:, None].contiguous()))
-            prev = stop
-        last = self.w_out[p][:, :prev].contiguous()  # (params, units of degree <= p)
-        out.append((0, prev, last, self.b_out[p][:, None].contiguous()))
-        return out
+            w = _weights(made, st)
+        self.w_ctx, self.b_first = w["w_ctx"], w["b_first"]
+        self.steps = []
+        for p in range(made.features):
+            step = []
+            for k, (start, stop, prev) in enumerate(st.groups(p)):
+                weight = w["w_in"] if k == 0 else w["w_hidden"][k - 1]
+                bias = w["b_first"] if k == 0 else w["b_hidden"][k - 1]
+                step.append((start, stop, weight[start:stop, :prev].contiguous(),
+                             bias[start:stop, None].contiguous()))
+            prev = st.ends[-1][p]
+            step.append((0, prev, w["w_out"][p][:, :prev].contiguous(),
+                         w["b_out"][p][:, None].contiguous()))
+            self.steps.append(step)
 
 
 def plan(made: MADE) -> _Plan:
@@ -144,3 +174,53 @@ class MADEIncremental:
     def set(self, p: int, value: Tensor) -> None:
         """Sets the input at position ``p`` to ``value`` (shape ``(B,)``)."""
         self.x[p].copy_(value)
+
+
+class MADESequential:
+    """Fills a MADE's input in position order with autograd (see :meth:`MADE.sequential`).
+
+    The same unit-by-degree schedule as :class:`MADEIncremental`, in the ``(B, units)``
+    layout: each layer keeps the prefix of its computed units, extended by concatenation
+    (out of place, so gradients flow to the parameters, the context and the inputs set).
+
+    Args:
+        made: the MADE (with at least one hidden layer).
+        cond: the context ``(B, c)`` when the MADE has one.
+        like: a ``(B, ·)`` tensor with the batch size, dtype and device to use.
+    """
+
+    def __init__(self, made: MADE, cond: Tensor | None, like: Tensor) -> None:
+        self.st = _structure(made)
+        self.acts = list(made.layers)[1::2]
+        self.w = _weights(made, self.st)
+        batch = like.shape[0]
+        self.x = like.new_zeros(batch, 0)  # inputs set so far, in position order
+        self.prefix = [like.new_zeros(batch, 0) for _ in self.st.ends]
+        b_first = self.w["b_first"]
+        self.first = b_first.expand(batch, -1)
+        if made.context:
+            cond = made._input(like.new_zeros(batch, 0), cond)
+            self.first = torch.addmm(b_first, cond, self.w["w_ctx"].T)
+
+    def outputs(self, p: int) -> Tensor:
+        """The ``(B, params)`` outputs of position ``p``, given the inputs at positions ``< p``."""
+        w = self.w
+        below = self.x
+        for k, (start, stop, prev) in enumerate(self.st.groups(p)):
+            if stop > start:
+                if k == 0:
+                    pre = torch.addmm(self.first[:, start:stop], below[:, :prev],
+                                      w["w_in"][start:stop, :prev].T)
+                else:
+                    pre = torch.addmm(w["b_hidden"][k - 1][start:stop], below[:, :prev],
+                                      w["w_hidden"][k - 1][start:stop, :prev].T)
+                self.prefix[k] = torch.cat((self.prefix[k], self.acts[k](pre)), dim=1)
+            below = self.prefix[k]
+        stop = self.st.ends[-1][p]
+        return torch.addmm(w["b_out"][p], below[:, :stop], w["w_out"][p][:, :stop].T)
+
+    def set(self, p: int, value: Tensor) -> None:
+        """Sets the input at position ``p`` (set in order) to ``value``, shape ``(B, 1)``."""
+        if self.x.shape[1] != p:
+            raise ValueError(f"position {p} set out of order (next is {self.x.shape[1]})")
+        self.x = torch.cat((self.x, value), dim=1)
