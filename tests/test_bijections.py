@@ -7,6 +7,7 @@ import torch
 
 from genmodels.bijections import (
     ActNorm,
+    Affine,
     AffineCoupling,
     Chain,
     Coupling,
@@ -17,6 +18,7 @@ from genmodels.bijections import (
     RationalQuadratic,
     Sigmoid,
     half_mask,
+    soft_clamp,
     squeeze,
 )
 from genmodels.distributions import GaussianMixture
@@ -126,6 +128,13 @@ def test_scale_is_softly_bounded() -> None:
         b.net.last.bias.fill_(100.0)  # raw log-scale 100 → bounded by 2
     _, ld = b.forward_and_log_det(torch.randn(4, 2))
     assert torch.allclose(ld, torch.full((4,), 2.0))
+    s = torch.linspace(-30, 30, 601, dtype=torch.float64)
+    assert torch.allclose(soft_clamp(s, 2.0), 2.0 * torch.tanh(s / 2.0), atol=1e-14)
+    h = torch.stack((s, 0 * s))[None]  # (1, 2, n): log-scales, zero shifts
+    x = torch.randn(1, 601, dtype=torch.float64)
+    y, ld = Affine(2.0).forward(x, h)
+    back, ild = Affine(2.0).inverse(y, h)
+    assert torch.allclose(back, x, atol=1e-12) and torch.allclose(ild, -ld, atol=1e-14)
 
 
 def test_actnorm_initialises_on_the_first_training_batch_only() -> None:
