@@ -179,3 +179,11 @@ def test_family_build_with_fuzzed_fields(name: str, fields: dict[str, Any],
     if isinstance(cfg, InputError):
         return
     outcome(FAMILIES[name].build, cfg.model_config, DataInfo(shape))
+
+
+def test_control_characters_in_a_key_stay_on_one_line() -> None:
+    """Found by the full run: a key with a CR or LF gave a two-line message."""
+    for item in ("0\r0=1", ".\n0=1", "train.\nx=1"):
+        r = outcome(resolve_config, model={"name": "realnvp"}, overrides=[item],
+                    places=("--set",))
+        assert isinstance(r, InputError)

@@ -354,3 +354,15 @@ def test_image_folder(images: list[tuple[str, tuple[str, bytes]]], junk: list[st
         r = outcome(load_dataset, cfg, places=(str(root), "data.image_size"))
         if not isinstance(r, InputError):
             assert r.train.ndim == 4 and r.levels == 256
+
+
+def test_full_run_regressions(tmp_path: Path) -> None:
+    """Found by the full run: a superscript digit as a column index (``'²'.isdigit()``) and an
+    IDX header of 255 dimensions (NumPy's limit is 64)."""
+    p = tmp_path / "x.npy"
+    p.write_bytes(npy_bytes(np.zeros((3, 2), np.float32)))
+    r = outcome(read_splits, p, columns="²", places=(str(p),))
+    assert isinstance(r, InputError)
+    q = tmp_path / "x-idx"
+    q.write_bytes(struct.pack(">HBB", 0, 8, 255) + struct.pack(">I", 1) * 255 + b"\x00")
+    assert isinstance(outcome(read_idx, q, places=(str(q),)), InputError)

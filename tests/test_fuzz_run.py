@@ -96,7 +96,8 @@ def use_run(run: Path, *, resume: bool = False) -> None:
     rows = collect_runs(run.parent)
     assert isinstance(rows, list)
     if resume:
-        outcome(gm.fit, out=run, resume=True, progress=False, places=(str(run),))
+        # the run's files, or its data file (a changed SHA-256)
+        outcome(gm.fit, out=run, resume=True, progress=False, places=(str(run.parent),))
 
 
 def check_nothing_outside(base: Path, before: set[str]) -> None:

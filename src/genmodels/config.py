@@ -326,7 +326,7 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
         if "." in key:
             section, _, field_name = key.partition(".")
             if section not in ("model", "data", "train") or not field_name or "." in field_name:
-                raise InputError(f"--set {key}: unknown config key (sections: model, data, train)")
+                raise InputError(f"--set {key!r}: unknown config key (sections: model, data, train)")
         else:
             model = out.get("model", {})
             family = get_family(model.get("name", "") if isinstance(model, dict) else "")
@@ -337,11 +337,11 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
                 or (s == "model" and key == "name")
             ]
             if not owners:
-                raise InputError(f"--set {key}: unknown config key")
+                raise InputError(f"--set {key!r}: unknown config key")
             section, field_name = owners[0], key
         table = out.setdefault(section, {})
         if not isinstance(table, dict):
-            raise InputError(f"--set {key}: config [{section}] is a {type(table).__name__}, "
+            raise InputError(f"--set {key!r}: config [{section}] is a {type(table).__name__}, "
                              "not a table")
         table[field_name] = value
     return out

@@ -76,7 +76,7 @@ def parse_columns(columns: str) -> list[str | int]:
     out: list[str | int] = []
     for token in (t.strip() for t in columns.split(",")):
         if token:
-            out.append(int(token) if token.isdigit() else token)
+            out.append(int(token) if token.isascii() and token.isdigit() else token)
     return out
 
 

@@ -122,6 +122,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or ndim == 0:
         raise InputError(f"{p}: byte 0: bad IDX magic {raw[:4].hex()}")
+    if ndim > 32:
+        raise InputError(f"{p}: byte 3: {ndim} dimensions announced (at most 32 are read)")
     if dtype != 0x08:
         raise InputError(f"{p}: byte 2: IDX data type 0x{dtype:02x}, only uint8 (0x08) is read")
     header = 4 + 4 * ndim
