@@ -185,5 +185,5 @@ def test_control_characters_in_a_key_stay_on_one_line() -> None:
     """Found by the full run: a key with a CR or LF gave a two-line message."""
     for item in ("0\r0=1", ".\n0=1", "train.\nx=1"):
         r = outcome(resolve_config, model={"name": "realnvp"}, overrides=[item],
-                    places=("--set",))
+                    places=("--set", "config"))
         assert isinstance(r, InputError)

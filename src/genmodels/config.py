@@ -326,7 +326,8 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
         if "." in key:
             section, _, field_name = key.partition(".")
             if section not in ("model", "data", "train") or not field_name or "." in field_name:
-                raise InputError(f"--set {key!r}: unknown config key (sections: model, data, train)")
+                raise InputError(f"--set {key!r}: unknown config key "
+                                 "(sections: model, data, train)")
         else:
             model = out.get("model", {})
             family = get_family(model.get("name", "") if isinstance(model, dict) else "")
