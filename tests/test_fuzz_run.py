@@ -96,8 +96,9 @@ def use_run(run: Path, *, resume: bool = False) -> None:
     rows = collect_runs(run.parent)
     assert isinstance(rows, list)
     if resume:
-        # the run's files, or its data file (a changed SHA-256)
-        outcome(gm.fit, out=run, resume=True, progress=False, places=(str(run.parent),))
+        # the run's files, or the data file its config names (changed, or a damaged name)
+        outcome(gm.fit, out=run, resume=True, progress=False,
+                places=(str(run.parent), "points.npy"))
 
 
 def check_nothing_outside(base: Path, before: set[str]) -> None:
