@@ -392,12 +392,12 @@ def read_data_info(out: Path) -> Any:
     if math.prod(shape) > MAX_POINT_SIZE:
         raise InputError(f"{path}: event_shape {shape} has {math.prod(shape)} coordinates "
                          f"per point, more than {MAX_POINT_SIZE}")
-    for key, most in (("levels", MAX_LEVELS), ("n_classes", MAX_LEVELS)):
+    for key, least, most in (("levels", 2, MAX_LEVELS), ("n_classes", 1, MAX_LEVELS)):
         v = record.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool)
-                              or not 2 <= v <= most):
+                              or not least <= v <= most):
             raise InputError(f"{path}: {key} {_short(v)} is not null or an integer in "
-                             f"[2, {most}]")
+                             f"[{least}, {most}]")
     return DataInfo(tuple(shape), record.get("levels"), record.get("n_classes"))
 
 
