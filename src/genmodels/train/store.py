@@ -38,6 +38,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _step_of(record: dict[str, Any]) -> float:
+    """The step of a metrics record; a record with a damaged step sorts after every step."""
+    step = record.get("step", 0)
+    ok = isinstance(step, (int, float)) and not isinstance(step, bool) and math.isfinite(step)
+    return step if ok else math.inf
+
+
 class RunStore:
     """A run directory.
 
@@ -100,7 +107,7 @@ class RunStore:
         """All records of ``metrics.jsonl`` (a torn last line is skipped)."""
         out = []
         try:
-            with open(self.path / "metrics.jsonl") as f:
+            with open(self.path / "metrics.jsonl", encoding="utf-8", errors="replace") as f:
                 for line in f:
                     try:
                         rec = json.loads(line)
@@ -110,13 +117,16 @@ class RunStore:
                         out.append(rec)
         except FileNotFoundError:
             pass
+        except OSError as e:
+            raise InputError(f"{self.path / 'metrics.jsonl'}: unreadable ({e.strerror or e})") \
+                from None
         return out
 
     def truncate_metrics(self, step: int) -> None:
         """Drops records after ``step`` (written by a run that died before its checkpoint)."""
         if not self.writes or not (self.path / "metrics.jsonl").exists():
             return
-        keep = [r for r in self.read_metrics() if int(r.get("step", 0)) <= step]
+        keep = [r for r in self.read_metrics() if _step_of(r) <= step]
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep)
         ckpt.atomic_write(self.path / "metrics.jsonl", lambda t: Path(t).write_text(text))
 
