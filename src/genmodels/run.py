@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .config import RunConfig, apply_overrides, load_toml
-from .core import DensityModel, GenerativeModel, IterativeModel, VariationalBound
+from .core import DensityModel, GenerativeModel, IterativeModel, LabelConditional, VariationalBound
 from .data.base import Dataset, Standardize
 from .data.preprocess import training_data
 from .errors import InputError
@@ -70,15 +70,33 @@ class Run:
         generator: torch.Generator | None = None,
         sampler: str | None = None,
         nfe: int | None = None,
+        label: int | Tensor | None = None,
+        guidance: float | None = None,
     ) -> Tensor:
         """Draws ``n`` points in data units (seeded by ``seed`` or ``generator``).
 
         ``sampler`` and ``nfe`` choose the solver of an ODE/SDE model
-        (:class:`~genmodels.core.IterativeModel`); other models refuse them.
+        (:class:`~genmodels.core.IterativeModel`); other models refuse them. ``label`` (one
+        class, or ``(n,)`` classes) samples a class-conditional model
+        (:class:`~genmodels.core.LabelConditional` trained with ``model.conditional=true``)
+        with classifier-free guidance weight ``guidance`` (default: the run's
+        ``model.guidance``; 0 is conditional sampling).
         """
         if generator is None and seed is not None:
             generator = torch.Generator(device=self.model.device).manual_seed(seed)
         options: dict[str, Any] = {}
+        cond = None
+        if label is not None or guidance is not None:
+            inner = self.family_model
+            if not (isinstance(inner, LabelConditional) and inner.n_classes):
+                raise InputError(f"--label/guidance: run {self.config.model!r} was trained "
+                                 "without labels (train it with model.conditional=true)")
+            if label is not None:
+                from .paths.guidance import as_labels
+
+                cond = as_labels(label, n, inner.n_classes).to(self.model.device)
+            if guidance is not None:
+                options["guidance"] = guidance
         if sampler is not None or nfe is not None:
             inner = self.family_model
             if not isinstance(inner, IterativeModel):
@@ -91,9 +109,9 @@ class Run:
                                  f"{self.config.model!r} (known: {', '.join(inner.samplers)})")
             if nfe is not None and nfe < 1:
                 raise InputError(f"--nfe {nfe}: must be >= 1")
-            options = {"sampler": sampler, "nfe": nfe}
+            options.update(sampler=sampler, nfe=nfe)
         with torch.no_grad():
-            return self.model.sample(n, generator=generator, **options)
+            return self.model.sample(n, cond=cond, generator=generator, **options)
 
     def log_prob(self, x: Tensor, *, batch_size: int = 4096, bound: bool = False) -> Tensor:
         """Log-density in nats of points in data units (an exact value, bound or estimate,
@@ -478,6 +496,17 @@ def _check_same_data(out: Path, cfg: RunConfig, data: Dataset) -> None:
         raise InputError(f"{out}: the data's shape changed since the run started")
 
 
+def _model_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:
+    """``model.``-prefixed overrides (a bare key means the model's); refuses others."""
+    out = []
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if "." in key and not key.startswith("model."):
+            raise InputError(f"--set {key}: only model.* settings change at sampling time")
+        out.append(item if "." in key else f"model.{item.strip()}")
+    return out
+
+
 def _load_weights(store: Any, model: GenerativeModel, which: str = "best") -> GenerativeModel:
     if which == "best" and not store.has_checkpoint("best"):
         which = "last"
@@ -486,13 +515,17 @@ def _load_weights(store: Any, model: GenerativeModel, which: str = "best") -> Ge
     return model
 
 
-def load(path: str | Path, *, which: str = "best", device: str = "cpu") -> Run:
+def load(path: str | Path, *, which: str = "best", device: str = "cpu",
+         overrides: list[str] | tuple[str, ...] = ()) -> Run:
     """Loads a trained run from its directory, ready to sample, score and evaluate.
 
     Args:
         path: the run directory.
         which: ``"best"`` (falls back to ``"last"`` when there is no best) or ``"last"``.
         device: where to put the model.
+        overrides: ``model.*`` ``--set`` overrides applied before the model is rebuilt
+            (sampling knobs such as ``model.guidance=2`` or ``model.nfe=50``; a change of
+            architecture no longer fits the checkpoint and is refused).
     """
     from .train import RunStore
 
@@ -503,6 +536,8 @@ def load(path: str | Path, *, which: str = "best", device: str = "cpu") -> Run:
     cfg = read_run_config(out)
     info = read_data_info(out)
     std = load_standardize(out, info.event_shape)
+    if overrides:
+        cfg = resolve_config(cfg, overrides=_model_overrides(overrides))
     store = RunStore(out)
     if not store.has_checkpoint("last"):
         raise InputError(f"{out}: the run has no checkpoint yet")

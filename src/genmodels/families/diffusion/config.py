@@ -51,6 +51,15 @@ class DiffusionConfig:
         log_prob: what ``log_prob`` (``score``, the ``nll`` metric) returns: ``pf-ode`` (the
             probability-flow ODE likelihood) or ``bound`` (the variational bound).
         bound_samples: network evaluations per point of the variational bound.
+        conditional: condition the network on the data's class labels (a learnt embedding
+            with a null token, added to the time embedding); the data must have labels.
+        p_uncond: the probability that a training label is replaced by the null token
+            (Ho & Salimans 2022), so the same network is also unconditional.
+        guidance: the classifier-free guidance weight :math:`w` of labelled sampling,
+            :math:`\\tilde\\varepsilon = (1 + w)\\varepsilon(x, t, c) - w\\varepsilon(x, t,
+            \\varnothing)`; 0 is conditional sampling, diffusers' guidance scale is
+            :math:`1 + w` (:mod:`genmodels.paths.guidance`). ``genmodels sample --set
+            model.guidance=2`` changes it at sampling time.
     """
 
     network: str = field(default="auto", metadata={"choices": ("auto", "mlp", "unet")})
@@ -81,6 +90,9 @@ class DiffusionConfig:
     probes: int = 1
     log_prob: str = field(default="pf-ode", metadata={"choices": ("pf-ode", "bound")})
     bound_samples: int = 32
+    conditional: bool = False
+    p_uncond: float = 0.1
+    guidance: float = 0.0
 
 
 @dataclass
