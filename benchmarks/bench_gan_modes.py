@@ -110,6 +110,7 @@ def main() -> None:
             for seed in range(a.first_seed, a.first_seed + a.seeds):
                 r = train(family[m], cfgs[m], seed, a.steps, a.batch_size, a.lr, extra, a.data)
                 r.update(label=m, family=family[m], settings=cfgs[m], seed=seed, train=extra,
+                         lr=a.lr, batch=a.batch_size,
                          steps=a.steps)
                 print(json.dumps(r), flush=True)
                 if a.log:
@@ -140,7 +141,7 @@ def _parse(v: str) -> object:
         except ValueError:
             pass
     if "," in v:
-        return tuple(float(x) for x in v.split(","))
+        return tuple(_parse(x) for x in v.split(","))
     return {"true": True, "false": False}.get(v.lower(), v)
 
 
