@@ -348,6 +348,8 @@ def fit(
         raise
     if store is not None:
         model = _load_weights(store, model)
+    elif trainer.ema is not None:  # no checkpoint holds the average: take it from memory
+        model.load_state_dict(trainer.ema.state_dict())
     model.eval()
     return Run(cfg, in_data_units(model, std), std, Path(out) if out else None, result)
 

@@ -110,6 +110,9 @@ class Trainer:
         self.progress = progress
         self.loggers: list[Logger] = list(loggers)
         self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
+        #: the weight average of the last :meth:`fit` (``None`` without ``ema_decay``): what
+        #: a run without a store samples with, since no checkpoint holds it.
+        self.ema: EMA | None = None
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -218,6 +221,7 @@ class Trainer:
         self._amp = Precision(c.precision, device)
         phases = self._phases(model, objective, info, device)
         ema = EMA(model, c.ema_decay) if c.ema_decay > 0 else None
+        self.ema = ema
         x, cond, y = split_data(train)
         # tensors go to the device once (no per-step host copies); the rest is pinned
         x, cond, y = (t.to(device) if isinstance(t, Tensor) else t for t in (x, cond, y))
