@@ -11,7 +11,7 @@ EXTRAS     ?= dev
 STAMP      := $(VENV)/.genmodels-installed
 PYTEST_ARGS ?=
 
-.PHONY: all install demo test bench lint clean
+.PHONY: all install demo test reliability bench lint clean
 
 all: install
 
@@ -36,6 +36,14 @@ test: install
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
 	  || echo "warning: could not install chromium; tests/test_browser.py will fail"; }
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The full fault trials (SIGKILL inside writes, 24 trials over four families) and, with
+# GENMODELS_FUZZ=full, the full-size fuzz tests (tests/test_fuzz_*.py) where present.
+reliability: install
+	GENMODELS_FUZZ=full $(PY) -m pytest -q -m reliability $(PYTEST_ARGS)
+	@fuzz="$(wildcard tests/test_fuzz_*.py)"; if [ -n "$$fuzz" ]; then \
+	  echo "GENMODELS_FUZZ=full pytest $$fuzz"; \
+	  GENMODELS_FUZZ=full $(PY) -m pytest -q -m "" $$fuzz $(PYTEST_ARGS); fi
 
 bench: install
 	@grep -v '^#' benchmarks/peers.txt | grep . | xargs -r $(PY) -m pip install -q --no-deps -c $(VENV)/constraints.txt

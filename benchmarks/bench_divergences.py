@@ -14,9 +14,9 @@ Data: x ~ N(0, I₂), y ~ N((1, 0), diag(1, 2)), float64, seeded. Conventions co
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_divergences.py [N] [PARTS]`` with
 N = 10000 points per side and PARTS a comma list of ``mmd,w2,sinkhorn`` (default all); the
 table goes to ``results/divergences[_PARTS].md``. Each timing is one run (seconds to minutes);
-the machine may be shared. The debiased S_ε needs three OT problems: at N = 10 000 each
-recomputes a 10⁸-entry cost matrix per iteration, so S_ε vs geomloss runs on the first
-``SINKHORN_DEBIASED_N`` points (⟨π, C⟩ vs POT on all N).
+the machine may be shared. S_ε vs geomloss runs on the first ``SINKHORN_DEBIASED_N`` points
+(⟨π, C⟩ vs POT on all N). ``bench_sinkhorn.py`` is the fuller Sinkhorn comparison (both
+sizes, POT's two solvers, the same stopping rule).
 """
 
 from __future__ import annotations

@@ -42,17 +42,23 @@ MODELS: dict[str, dict] = {
 }
 
 
-def train(name: str, model: dict, seed: int, steps: int, batch: int, lr: float) -> dict:
+def train(name: str, model: dict, seed: int, steps: int, batch: int, lr: float,
+          extra: dict | None = None, data: str = "grid25") -> dict:
     t = time.perf_counter()
     run = gm.fit(model={"name": name, **model},
-                 data={"name": "grid25", "n_train": 50_000, "n_val": 0, "n_test": 2500},
+                 data={"name": data, "n_train": 50_000, "n_val": 0, "n_test": 2500},
                  train={"steps": steps, "batch_size": batch, "lr": lr, "betas": [0.5, 0.9],
                         "schedule": SCHEDULE, "seed": seed, "checkpoint_every": 0,
-                        "threads": 1},
+                        "threads": 1, **(extra or {})},
                  progress=False)
     x = run.sample(2500, seed=1000 + seed)
-    centres, std = mixture_centres("grid25")
+    centres, std = mixture_centres(data)
     out = mode_coverage(x, centres, std)
+    # distance to the nearest centre in std: wide modes (all quantiles > 3) or mass between
+    # modes (a long upper tail) are the two ways of losing high-quality samples
+    d = torch.cdist(x.double(), centres).min(dim=1).values / std
+    for q in (0.25, 0.5, 0.75, 0.9):
+        out[f"d{int(q * 100)}"] = float(d.quantile(q))
     out["seconds"] = time.perf_counter() - t
     return out
 
@@ -71,6 +77,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE")
+    p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
+                   help="a train.* override for every run (ema_decay=0.999, betas=0.5,0.9)")
+    p.add_argument("--data", default="grid25", choices=("grid25", "ring8"))
     p.add_argument("--name", default="gan_modes")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--log", default=None, help="append one JSON line per run to this file")
@@ -84,6 +93,7 @@ def main() -> None:
         m, kv = s.split(":", 1)
         k, v = kv.split("=", 1)
         cfgs[m][k] = type(cfgs[m].get(k, 0.0))(v) if k in cfgs[m] else _parse(v)
+    extra = {k: _parse(v) for k, v in (kv.split("=", 1) for kv in a.train)}
     results: dict[str, list[dict]] = {}
     if a.merge:
         seen = set()
@@ -98,8 +108,10 @@ def main() -> None:
     else:
         for m in family:
             for seed in range(a.first_seed, a.first_seed + a.seeds):
-                r = train(family[m], cfgs[m], seed, a.steps, a.batch_size, a.lr)
-                r.update(label=m, family=family[m], settings=cfgs[m], seed=seed)
+                r = train(family[m], cfgs[m], seed, a.steps, a.batch_size, a.lr, extra, a.data)
+                r.update(label=m, family=family[m], settings=cfgs[m], seed=seed, train=extra,
+                         lr=a.lr, batch=a.batch_size,
+                         steps=a.steps)
                 print(json.dumps(r), flush=True)
                 if a.log:
                     with open(a.log, "a") as fh:
@@ -129,7 +141,7 @@ def _parse(v: str) -> object:
         except ValueError:
             pass
     if "," in v:
-        return tuple(float(x) for x in v.split(","))
+        return tuple(_parse(x) for x in v.split(","))
     return {"true": True, "false": False}.get(v.lower(), v)
 
 

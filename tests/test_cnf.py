@@ -166,3 +166,17 @@ def test_cnf_rnode_and_cli(tmp_path) -> None:
     assert main(["score", str(run), "--in", str(pts), "--out", str(tmp_path / "lp.npy")]) == 0
     assert np.isfinite(np.load(tmp_path / "lp.npy")).all()
     assert main(["evaluate", str(run), "--metrics", "nll", "--json"]) == 0
+
+
+def test_trajectory_ends_where_heun_sampling_ends_and_follows_the_linear_flow() -> None:
+    """The report's trajectory: ``(K + 1, n, D)`` states from the base draw; the last one is
+    ``sample(sampler="heun")`` with the same budget, each state ``e^{-A(T - t_k)} z``."""
+    model = CNF(Linear(A), (2,), steps=16).double()
+    states = model.trajectory(32, generator=torch.Generator().manual_seed(1), nfe=32)
+    assert states.shape == (17, 32, 2)
+    x = model.sample(32, generator=torch.Generator().manual_seed(1), sampler="heun", nfe=32)
+    torch.testing.assert_close(states[-1], x, atol=0, rtol=0)
+    z = states[0]
+    for k in (4, 8, 16):
+        exact = z @ torch.linalg.matrix_exp(-A * (k / 16)).T
+        torch.testing.assert_close(states[k], exact, atol=1e-3, rtol=0)  # Heun, h = 1/16

@@ -138,6 +138,10 @@ def test_bad_config_values_are_input_errors() -> None:
         build_diffusion(VPConfig(network="unet"), INFO)
     with pytest.raises(InputError):
         build_diffusion(VPConfig(beta_min=5.0, beta_max=1.0), INFO)
+    with pytest.raises(InputError, match="grid_rho"):
+        build_diffusion(VPConfig(grid_rho=-1.0), INFO)
+    model, _ = build_diffusion(VPConfig(grid_rho=3.0, width=16, blocks=1), INFO)
+    assert model.options.grid_rho == 3.0
 
 
 def test_a_short_fit_learns_a_gaussian_and_its_density() -> None:
@@ -167,7 +171,9 @@ def test_auto_grid_follows_the_sampler_and_the_process() -> None:
     for name in ("ddim", "em", "pc", "heun"):
         assert grid_for(name, "auto", vp) == "uniform"
         assert grid_for(name, "auto", OU()) == grid_for(name, "auto", VE()) == "logsnr"
-    assert grid_for("dpm-solver++3", "auto", vp) == grid_for("exp", "auto", vp) == "logsnr"
+    assert grid_for("dpm-solver-3", "auto", vp) == grid_for("exp", "auto", vp) == "logsnr"
+    assert grid_for("dpm-solver++3", "auto", vp) == "quadratic"  # power-ρ, ρ = 2
+    assert grid_for("dpm-solver++3", "auto", OU()) == "logsnr"
     assert grid_for("ddim", "edm", vp) == "edm"
     x = vp.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
     score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
@@ -175,3 +181,65 @@ def test_auto_grid_follows_the_sampler_and_the_process() -> None:
             for g in ("auto", "uniform", "logsnr")}
     assert torch.equal(runs["auto"], runs["uniform"])
     assert not torch.allclose(runs["auto"], runs["logsnr"])
+
+
+def test_trajectory_runs_the_probability_flow_from_the_prior() -> None:
+    model, _ = _model()
+    states = model.trajectory(64, generator=torch.Generator().manual_seed(0), nfe=20)
+    assert states.shape == (11, 64, 2) and torch.isfinite(states).all()
+    z = model.sde.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(states[0], z)
+
+
+def test_unipc_auto_grid_is_the_power_grid_on_vp_and_log_snr_elsewhere() -> None:
+    from genmodels.families.diffusion import SamplerOptions, sample
+    from genmodels.families.diffusion.samplers import AUTO_RHO, grid_for
+    from genmodels.paths import OU
+
+    vp = VP()
+    assert grid_for("unipc-3", "auto", vp) == "quadratic"
+    assert grid_for("unipc-3", "auto", OU()) == "logsnr"
+    x = vp.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
+    score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
+
+    def run(**kw: object) -> torch.Tensor:
+        return sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(**kw)).x
+
+    base = dict(grid="quadratic", t_end=0.01, denoise=True)
+    assert torch.equal(run(), run(grid_rho=AUTO_RHO["unipc"], **base))
+    assert not torch.allclose(run(), run(**base))  # ρ = 2 is another grid
+
+
+def test_power_grid_exponent() -> None:
+    vp = VP()
+    two = vp.time_grid(10, "quadratic")
+    assert torch.equal(two, vp.time_grid(10, "quadratic", rho=2.0))
+    three = vp.time_grid(10, "quadratic", rho=3.0)
+    assert three[0] == two[0] == vp.T and three[-1] == two[-1] == vp.t_eps
+    assert bool((three[1:-1] < two[1:-1]).all())  # a larger ρ crowds the steps at the data
+    assert bool((three[:-1] > three[1:]).all())
+    with pytest.raises(InputError, match="rho"):
+        vp.time_grid(10, "edm", rho=0.0)
+
+
+def test_unipc_auto_ends_early_and_denoises() -> None:
+    """Under grid="auto" on VP, UniPC's grid stops at AUTO_T_END · T and the last evaluation
+    is the denoiser there; explicit options reproduce it, and bad endpoints are refused."""
+    from genmodels.families.diffusion import SamplerOptions, sample
+    from genmodels.families.diffusion.samplers import AUTO_RHO, AUTO_T_END
+
+    vp = VP()
+    x = vp.prior_sample((64, 2), generator=torch.Generator().manual_seed(0))
+    score = lambda t, y: -y / (vp.alpha(t) ** 2 + vp.var(t)).float()  # noqa: E731
+    auto = sample("unipc-3", score, vp, x, nfe=8)
+    same = sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(
+        grid="quadratic", grid_rho=AUTO_RHO["unipc"], t_end=AUTO_T_END, denoise=True))
+    assert auto.nfe == same.nfe == 8 and torch.equal(auto.x, same.x)
+    plain = sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(denoise=False))
+    assert not torch.allclose(auto.x, plain.x)
+    # N(0, I) data: the denoised output keeps unit scale; the standard deviation is near 1
+    assert abs(float(auto.x.std()) - 1.0) < 0.2
+    with pytest.raises(InputError, match="t_end"):
+        sample("unipc-3", score, vp, x, nfe=8, options=SamplerOptions(t_end=1.5))
+    with pytest.raises(InputError, match="nfe >= 2"):
+        sample("unipc-3", score, vp, x, nfe=1)

@@ -21,7 +21,8 @@ SDES = {"vp": P.VP(), "subvp": P.SubVP(), "ve": P.VE(0.01, 20.0), "ou": P.OU(T=6
 #: the budget at which each sampler, with the true score, must reach the data
 BUDGET = {"em": 400, "exp": 200, "pc": 600, "euler": 200, "heun": 100, "rk4": 80,
           "dopri5": 0, "ddim": 100, "dpm-solver": 20, "dpm-solver-2": 30, "dpm-solver-3": 20,
-          "dpm-solver++": 20, "dpm-solver++2": 30, "dpm-solver++3": 20}
+          "dpm-solver++": 20, "dpm-solver++2": 30, "dpm-solver++3": 20,
+          "unipc-2": 30, "unipc-3": 20, "unipc-4": 20}
 
 
 def true_score(sde: P.ForwardSDE, mix: P.GaussianMixture = MIX):
@@ -60,7 +61,7 @@ def test_every_sampler_reaches_the_data_with_the_true_score(name: str, floor) ->
 
 
 @pytest.mark.parametrize("sde", ["subvp", "ve", "ou", "ou-cosine"])
-@pytest.mark.parametrize("name", ["dpm-solver++", "em", "heun", "exp"])
+@pytest.mark.parametrize("name", ["dpm-solver++", "em", "heun", "exp", "unipc-3"])
 def test_samplers_on_every_process(sde: str, name: str, floor) -> None:
     ref, w_floor = floor
     w = wasserstein2(_run(name, SDES[sde], BUDGET[name]).x, ref)

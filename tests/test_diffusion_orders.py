@@ -26,7 +26,7 @@ MIX = P.GaussianMixture(
 SDE = P.VP()
 STEPS = (64, 128, 256)
 DETERMINISTIC = ["ddim", "euler", "heun", "rk4", "dpm-solver-2", "dpm-solver-3",
-                 "dpm-solver++2", "dpm-solver++3"]
+                 "dpm-solver++2", "dpm-solver++3", "unipc-2", "unipc-3", "unipc-4"]
 EVALS = {"heun": 2, "rk4": 4}
 
 

@@ -462,6 +462,61 @@ def test_sinkhorn_blocked_equals_dense(monkeypatch: pytest.MonkeyPatch) -> None:
         dense, rel=1e-10)
 
 
+@pytest.mark.parametrize("case", ["fallback", "absorb", "sym"])
+def test_sinkhorn_scaling_form_equals_log_domain(monkeypatch: pytest.MonkeyPatch,
+                                                 case: str) -> None:
+    """The kept-cost scaling form (absorbed kernel) = the blocked log domain: at a small ε
+    without annealing (whole rows of exp(-C/ε) underflow, so the log-domain fallback runs),
+    with absorption at every step, and on the symmetric problem."""
+    import genmodels.divergences._sinkhorn_dense as skd
+    import genmodels.divergences.sinkhorn as sk
+
+    g = _gen(28)
+    x, y = torch.randn(40, 2, generator=g), torch.randn(35, 2, generator=g) * 2 + 1.0
+    kw = dict(eps=0.5, tol=1e-11, max_iter=20000)
+    if case == "fallback":
+        y = y + 8.0
+        kw.update(eps=0.05, scaling=0.0)
+        # the premise: without potentials, some row of the kernel underflows to 0
+        c = sk._cost(x.double(), y.double(), 2, 1.0)
+        assert bool((torch.exp(-c / 0.05).sum(1) == 0).any())
+    if case == "absorb":
+        monkeypatch.setattr(skd, "ABSORB_LOG", 1e-3)
+    other = None if case == "sym" else y
+    dense = sk.entropic_ot(x, other, **kw)
+    monkeypatch.setattr(sk, "DENSE_ENTRIES", 0)
+    ref = sk.entropic_ot(x, other, **kw)
+    assert dense.converged and ref.converged
+    assert float(dense.value) == pytest.approx(float(ref.value), rel=1e-9)
+    assert dense.transport_cost == pytest.approx(ref.transport_cost, rel=1e-9)
+    assert torch.allclose(dense.f, ref.f, atol=1e-8)
+
+
+def test_sinkhorn_marginal_rule_is_pots() -> None:
+    """criterion="marginal" stops on POT's statistic: at the same stopThr the plan's
+    marginal violation is below it, and the value agrees with POT's to the tolerance."""
+    ot = pytest.importorskip("ot")
+    from genmodels.divergences import entropic_ot
+
+    g = _gen(29)
+    n = 300
+    x = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(n, 2, generator=g, dtype=torch.float64) + 1.0
+    tol = 1e-6
+    r = entropic_ot(x, y, eps=0.5, tol=tol, criterion="marginal")
+    cost = ot.dist(x.numpy(), y.numpy())
+    plan = torch.exp((r.f[:, None] + r.g[None, :] - torch.as_tensor(cost)) / 0.5) / n**2
+    assert float((plan.sum(1) - 1 / n).norm()) < tol  # rows; columns exact after g
+    assert float((plan.sum(0) - 1 / n).abs().max()) < 1e-12
+    w = np.full(n, 1 / n)
+    pot = float(ot.sinkhorn2(w, w, cost, 0.5, method="sinkhorn_log", stopThr=tol))
+    assert r.transport_cost == pytest.approx(pot, rel=1e-4)
+    tight = entropic_ot(x, y, eps=0.5, tol=1e-12, max_iter=20000).transport_cost
+    assert r.transport_cost == pytest.approx(tight, rel=1e-4)
+    with pytest.raises(InputError, match="criterion"):
+        entropic_ot(x, y, eps=0.5, criterion="l1")
+
+
 def test_sinkhorn_matches_geomloss_with_half_cost() -> None:
     """geomloss SamplesLoss('sinkhorn', p=2, blur=σ) = ours with cost_scale=½, ε = σ²
     (up to geomloss' unconverged annealing; scaling 0.99 makes it converge)."""

@@ -124,3 +124,9 @@ def test_one_path_for_dequantised_views_single_process_and_sharded(tmp_path: Pat
     frac_a, frac_b = a - a.floor(), b - b.floor()
     assert not torch.equal(frac_a, frac_b)
     assert ((frac_a > 0) & (frac_a < 1)).all()
+    # a data point's dequantisation noise does not depend on the number of processes: one
+    # loader with the global batch (16) draws exactly the rows and the noise of the two shards
+    one = torch.cat([next(BatchLoader(view, 16, seed=5)).x])
+    joined = torch.empty_like(one)
+    joined[0::2], joined[1::2] = a[:8], b[:8]
+    assert torch.equal(joined, one)

@@ -86,6 +86,12 @@ def test_fit_target_cli(tmp_path) -> None:
     assert main(["evaluate", str(out), "--json", "--n", "200", "--mcmc-steps", "2"]) == 0
     r = json.loads((out / "evaluation.json").read_text())
     assert {"log_z", "log_z_se", "ess", "mala_acceptance"} <= set(r)
+    from genmodels.report.runs import collect_runs, format_runs
+
+    rows = collect_runs(tmp_path)  # `genmodels runs` lists target runs with log Z
+    assert [(r["model"], r["data"]) for r in rows] == [("cnf", "target:banana")]
+    assert rows[0]["step"] == 3
+    assert "log_z" in format_runs(rows).splitlines()[0]
     bad = tmp_path / "bad"
     for args in (["--target", "nope", "--model", "realnvp"],
                  ["--target", "gmm", "--model", "vp-sde"],

@@ -36,6 +36,13 @@ class Gauss(IterativeModel, LatentVariableModel):
     def encode(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         return x.reshape(len(x), -1)[:, :3]
 
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None,
+                   nfe: int | None = None) -> Tensor | None:
+        """Straight constant-speed paths from N(0, I) draws to twice themselves."""
+        z = torch.randn(n, *self.event_shape, generator=generator)
+        u = torch.linspace(0, 1, 9).reshape(9, *([1] * (z.dim())))
+        return z * (1 + u)
+
 
 def fake_run(model: Gauss, modes: Tensor | None = None) -> SimpleNamespace:
     def sample(n: int, *, seed: int = 0, sampler: str | None = None,
@@ -93,3 +100,22 @@ def test_latent_and_nfe_figures(tmp_path: Path) -> None:
     _written(tmp_path, "nfe")
     assert diagnostics.pick_samplers(("x", "dopri5", "em", "pc", "y", "z", "w")) == \
         ["x", "em", "pc", "y", "z"]
+
+
+def test_path_straightness_is_one_for_straight_paths_and_exact_on_a_semicircle() -> None:
+    u = torch.linspace(0, 1, 17).reshape(17, 1, 1)
+    straight = torch.tensor([[0.0, 0.0], [1.0, 2.0]]) + u * torch.tensor([[3.0, -1.0], [0.5, 0.5]])
+    assert abs(diagnostics.path_straightness(straight) - 1.0) < 1e-12
+    k = 64
+    theta = torch.linspace(0, torch.pi, k + 1, dtype=torch.float64)
+    arc = torch.stack([theta.cos(), theta.sin()], -1).unsqueeze(1)  # (K+1, 1, 2)
+    expected = k**2 * torch.sin(torch.tensor(torch.pi / (2 * k), dtype=torch.float64)) ** 2
+    assert abs(diagnostics.path_straightness(arc) - float(expected)) < 1e-9  # ≈ π²/4
+
+
+def test_trajectory_figure(tmp_path: Path) -> None:
+    run = fake_run(Gauss((2,)))
+    assert diagnostics.trajectory_figure({"m": run}, tmp_path, "") is not None
+    _written(tmp_path, "trajectories")
+    images = fake_run(Gauss((1, 4, 4)))
+    assert diagnostics.trajectory_figure({"m": images}, tmp_path, "x") is None  # 2-D only

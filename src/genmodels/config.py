@@ -52,6 +52,11 @@ class TrainConfig:
             the end).
         log_every: append to ``metrics.jsonl`` every this many steps.
         max_nonfinite: stop after this many non-finite losses in a row (each one is skipped).
+        on_nan: what a non-finite loss or gradient does: ``"skip"`` (the step is skipped,
+            nothing is updated, training stops after ``max_nonfinite`` in a row) or
+            ``"stop"`` (training stops at once). Either way a non-finite weight, EMA weight or
+            optimiser state stops training with one line, and no NaN or inf is ever written
+            to a checkpoint: the last good one stays.
         seed: the seed of everything random in training.
         budget: wall-clock budget in seconds (0: none); training stops at ``steps`` or at the
             budget, whichever comes first.
@@ -84,6 +89,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     max_nonfinite: int = 10
+    on_nan: str = field(default="skip", metadata={"choices": ("skip", "stop")})
     seed: int = 0
     budget: float = 0.0
     device: str = field(default="auto", metadata={"choices": ("auto", "cpu", "cuda")})
@@ -168,8 +174,12 @@ class RunConfig:
             raise InputError(f"{where}: expected a table, got {type(d).__name__}")
         unknown = set(d) - {"model", "data", "train"}
         if unknown:
-            key = min(unknown)
+            key = min(unknown, key=str)
             raise InputError(f"{where}: unknown config key {key!r} (sections: model, data, train)")
+        for key in ("model", "data", "train"):
+            if key in d and not isinstance(d[key], dict):
+                raise InputError(f"{where}: [{key}] must be a table, got "
+                                 f"{type(d[key]).__name__} {_short(d[key])}")
         model = dict(d.get("model", {}))
         name = model.pop("name", None)
         if not isinstance(name, str):
@@ -181,6 +191,12 @@ class RunConfig:
             data=from_mapping(DataConfig, d.get("data", {}), f"{where}: data"),
             train=from_mapping(TrainConfig, d.get("train", {}), f"{where}: train"),
         )
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _plain(value: Any) -> Any:
@@ -210,7 +226,8 @@ def from_mapping(cls: type, values: dict[str, Any], where: str) -> Any:
         choices = fields[key].metadata.get("choices")
         if choices is not None and kwargs[key] not in choices:
             raise InputError(
-                f"{where}.{key}: {kwargs[key]!r} is not one of {', '.join(map(str, choices))}"
+                f"{where}.{key}: {_short(kwargs[key])} is not one of "
+                f"{', '.join(map(str, choices))}"
             )
     return cls(**kwargs)
 
@@ -229,28 +246,28 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
                 return coerce(value, arg, where)
             except InputError:
                 continue
-        raise InputError(f"{where}: {value!r} is not a {_name(hint)}")
+        raise InputError(f"{where}: {_short(value)} is not a {_name(hint)}")
     if hint is typing.Any:
         return value
     if hint is bool:
         if isinstance(value, bool):
             return value
-        raise InputError(f"{where}: {value!r} is not a bool (true or false)")
+        raise InputError(f"{where}: {_short(value)} is not a bool (true or false)")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise InputError(f"{where}: {value!r} is not an int")
+        raise InputError(f"{where}: {_short(value)} is not an int")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise InputError(f"{where}: {value!r} is not a float")
+        raise InputError(f"{where}: {_short(value)} is not a float")
     if hint is str:
         if isinstance(value, str):
             return value
-        raise InputError(f"{where}: {value!r} is not a string")
+        raise InputError(f"{where}: {_short(value)} is not a string")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise InputError(f"{where}: {value!r} is not a list")
+            raise InputError(f"{where}: {_short(value)} is not a list")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise InputError(f"{where}: expected {len(args)} values, got {len(value)}")
@@ -284,8 +301,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise InputError(f"{p}: config file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a directory, not a config file") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: not UTF-8 text (byte {e.start}), not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{p}: invalid TOML: {e}") from None
+    except OSError as e:
+        raise InputError(f"{p}: unreadable config file ({e.strerror or e})") from None
 
 
 def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -297,7 +320,9 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """
     from .registry import get_family
 
-    out = {k: dict(v) for k, v in d.items()}
+    if not isinstance(d, dict):
+        raise InputError(f"config: expected a table, got {type(d).__name__}")
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
     for item in overrides:
         if "=" not in item:
             raise InputError(f"--set {item!r}: expected key=value")
@@ -307,9 +332,11 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
         if "." in key:
             section, _, field_name = key.partition(".")
             if section not in ("model", "data", "train") or not field_name or "." in field_name:
-                raise InputError(f"--set {key}: unknown config key (sections: model, data, train)")
+                raise InputError(f"--set {key!r}: unknown config key "
+                                 "(sections: model, data, train)")
         else:
-            family = get_family(out.get("model", {}).get("name", ""))
+            model = out.get("model", {})
+            family = get_family(model.get("name", "") if isinstance(model, dict) else "")
             tables = (("model", family.config), ("train", TrainConfig), ("data", DataConfig))
             owners = [
                 s for s, c in tables
@@ -317,7 +344,11 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
                 or (s == "model" and key == "name")
             ]
             if not owners:
-                raise InputError(f"--set {key}: unknown config key")
+                raise InputError(f"--set {key!r}: unknown config key")
             section, field_name = owners[0], key
-        out.setdefault(section, {})[field_name] = value
+        table = out.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise InputError(f"--set {key!r}: config [{section}] is a {type(table).__name__}, "
+                             "not a table")
+        table[field_name] = value
     return out

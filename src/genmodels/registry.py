@@ -117,7 +117,7 @@ def register_metric(entry: MetricEntry) -> MetricEntry:
 
 def _lookup(table: dict[str, Any], name: str, what: str) -> Any:
     load_all()
-    if name not in table:
+    if not isinstance(name, str) or name not in table:
         known = ", ".join(sorted(table))
         raise InputError(f"unknown {what} {name!r} (known: {known})")
     return table[name]

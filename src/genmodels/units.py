@@ -97,15 +97,48 @@ def save_standardize(out: Path, std: Standardize) -> None:
     atomic_write(Path(out) / "standardize.safetensors", lambda tmp: save_file(tensors, tmp))
 
 
-def load_standardize(out: Path) -> Standardize:
-    """Reads the standardisation statistics of a run."""
-    from safetensors import SafetensorError
+def load_standardize(out: Path, event_shape: tuple[int, ...] | None = None) -> Standardize:
+    """Reads the standardisation statistics of a run.
+
+    ``mean`` and ``std`` must be floating tensors of one shape that broadcasts to
+    ``event_shape`` (when given), finite, with ``std > 0``; ``logit``, when present, two finite
+    numbers ``(levels >= 0, 0 <= alpha < 0.5)``.
+    """
     from safetensors.torch import load_file
 
     path = Path(out) / "standardize.safetensors"
     try:
-        return Standardize.from_tensors(load_file(path))
+        t = load_file(path)
     except FileNotFoundError:
         raise InputError(f"{path}: missing (not a complete run directory)") from None
-    except (SafetensorError, KeyError, OSError) as e:
-        raise InputError(f"{path}: unreadable standardisation file ({e})") from None
+    except Exception as e:  # noqa: BLE001 - safetensors raises several types for a bad file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputError(f"{path}: unreadable standardisation file ({first})") from None
+    for key in ("mean", "std"):
+        if key not in t:
+            raise InputError(f"{path}: no {key!r} tensor")
+        v = t[key]
+        if not v.is_floating_point() or not torch.isfinite(v).all():
+            raise InputError(f"{path}: {key!r} is not a finite floating tensor")
+    mean, std = t["mean"].to(torch.float32), t["std"].to(torch.float32)
+    if mean.shape != std.shape or mean.numel() == 0 or not _fits(mean.shape, event_shape):
+        raise InputError(f"{path}: mean {tuple(mean.shape)} and std {tuple(std.shape)} do not "
+                         f"fit points of shape {tuple(event_shape or ())}")
+    if not (std > 0).all():
+        raise InputError(f"{path}: 'std' has a value <= 0")
+    if "logit" in t:
+        lg = t["logit"]
+        if (lg.shape != (2,) or not lg.is_floating_point() or not torch.isfinite(lg).all()
+                or lg[0] < 0 or not 0 <= lg[1] < 0.5):
+            raise InputError(f"{path}: 'logit' is not [levels >= 0, 0 <= alpha < 0.5]")
+    return Standardize.from_tensors({**t, "mean": mean, "std": std})
+
+
+def _fits(shape: tuple[int, ...], event_shape: tuple[int, ...] | None) -> bool:
+    """Whether statistics of ``shape`` broadcast to points of ``event_shape`` unchanged."""
+    if event_shape is None:
+        return True
+    try:
+        return torch.broadcast_shapes(tuple(shape), tuple(event_shape)) == tuple(event_shape)
+    except RuntimeError:
+        return False

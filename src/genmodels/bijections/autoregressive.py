@@ -69,32 +69,40 @@ class MaskedAutoregressive(Bijection):
     @property
     def order(self) -> Tensor:
         """The coordinates sorted by position: the Jacobian is lower triangular in this order."""
-        return torch.argsort(self.made.order)
+        return self.made.sorted_order.clone()
 
     def forward_and_log_det(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         z, ld = self.transformer.forward(x, self.made(x, cond))
         return z, ld.sum(1)
 
     def inverse_and_log_det(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        # Coordinate after coordinate in the order; step k evaluates only coordinate k's
-        # outputs of the MADE (incremental first layer, see MADE.sequential).
-        x = torch.zeros_like(z)
+        # Coordinate after coordinate in the order; over the d steps each hidden unit is
+        # computed once: in place without autograd (MADE.incremental), by concatenation with
+        # it (MADE.sequential).
         if len(self.made.layers) < 3:  # no hidden layer: d full passes
+            x = torch.zeros_like(z)
             ld = z.new_zeros(z.shape)
             for _ in range(z.shape[1]):
                 x, ld = self.transformer.inverse(z, self.made(x, cond))
             return x, ld.sum(1)
-        state = self.made.sequential(x, cond)
-        total = z.new_zeros(z.shape[0])
-        eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
-        for i in self._order_list():
-            xi, ld = self.transformer.inverse(z[:, i : i + 1], state.outputs(i)[:, :, None])
-            x = x + xi * eye[i]
-            total = total + ld[:, 0]
-            state.set(i, xi[:, 0])
-        return x, total
+        if not torch.is_grad_enabled():
+            return self._inverse_incremental(z, cond)
+        state = self.made.sequential(cond, z)
+        zp = z[:, self.made.sorted_order]  # position order
+        lds = []
+        for p in range(z.shape[1]):
+            xp, ld = self.transformer.inverse(zp[:, p : p + 1], state.outputs(p)[:, :, None])
+            state.set(p, xp)
+            lds.append(ld)
+        return state.x[:, self.made.order], torch.cat(lds, dim=1).sum(1)
 
-    def _order_list(self) -> list[int]:
-        if getattr(self, "_order_cache", None) is None:
-            self._order_cache = self.order.tolist()
-        return self._order_cache
+    def _inverse_incremental(self, z: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor]:
+        # transposed (position, batch) layout: the transformer sees "batch 1, B coordinates"
+        zt = z.T[self.made.sorted_order]  # (d, B), row p = the coordinate at position p
+        state = self.made.incremental(z.shape[0], cond, z)
+        total = z.new_zeros(1, z.shape[0])
+        for p in range(z.shape[1]):
+            xp, ld = self.transformer.inverse(zt[p : p + 1], state.outputs(p)[None])
+            state.set(p, xp[0])
+            total += ld
+        return state.x[self.made.order].T, total[0]

@@ -113,8 +113,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     if args.n <= 0:
         raise InputError(f"--n {args.n}: must be positive")
-    run = load(args.run, which=args.which)
-    x = run.sample(args.n, seed=args.seed, sampler=args.sampler, nfe=args.nfe)
+    run = load(args.run, which=args.which, overrides=_flat(args.set))
+    x = run.sample(args.n, seed=args.seed, sampler=args.sampler, nfe=args.nfe,
+                   label=args.label)
     save_npy_atomic(args.out, x.cpu().numpy())
     print(args.out)
     return 0

@@ -96,7 +96,9 @@ def build_parser() -> Parser:
 
     s = sub.add_parser(
         "sample", help="draw samples from a trained run (in data units)",
-        epilog="Example:\n  genmodels sample runs/cb --n 10000 --seed 1 --out samples.npy",
+        epilog="Examples:\n  genmodels sample runs/cb --n 10000 --seed 1 --out samples.npy\n"
+               "  genmodels sample runs/digits-cfg --label 3 --n 64 --set model.guidance=2 "
+               "--out threes.npy",
     )
     _help(s)
     s.add_argument("run", metavar="RUN", help="a run directory")
@@ -104,6 +106,11 @@ def build_parser() -> Parser:
     s.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     s.add_argument("--sampler", help="ODE/SDE sampler, for diffusion and flow-matching models")
     s.add_argument("--nfe", type=int, help="function evaluations for the sampler")
+    s.add_argument("--label", type=int,
+                   help="class of every sample (runs trained with model.conditional=true)")
+    s.add_argument("--set", action="append", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="model settings at sampling time, e.g. model.guidance=2 (the "
+                        "classifier-free guidance weight w; 0: conditional)")
     s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
     s.add_argument("--out", required=True, help="output .npy file")
     s.set_defaults(handler=commands.cmd_sample)

@@ -5,6 +5,7 @@ from .model import (
     DensityModel,
     GenerativeModel,
     IterativeModel,
+    LabelConditional,
     LatentVariableModel,
     VariationalBound,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "DensityModel",
     "GenerativeModel",
     "IterativeModel",
+    "LabelConditional",
     "LatentVariableModel",
     "LossOutput",
     "Objective",

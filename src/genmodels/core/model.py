@@ -104,3 +104,23 @@ class IterativeModel(GenerativeModel):
             sampler: one of :attr:`samplers` (default: the first).
             nfe: the number of network evaluations (default: :attr:`default_nfe`).
         """
+
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None,
+                   nfe: int | None = None) -> Tensor | None:
+        """States ``(K + 1, n, *D)`` of the deterministic sampler from the noise end to the
+        data end (``K`` steps, about ``nfe`` evaluations), for trajectory figures; ``None``
+        when the model offers none (the default)."""
+        return None
+
+class LabelConditional(GenerativeModel):
+    """A model that may be trained on class labels and sampled given one, with
+    classifier-free guidance (Ho & Salimans 2022; :mod:`genmodels.paths.guidance`).
+
+    ``n_classes`` is 0 for an instance built without labels. ``sample(n, cond=labels,
+    guidance=w)`` takes ``(n,)`` integer labels as ``cond`` (``-1``, or no ``cond`` at all:
+    the null label, i.e. unconditional samples) and the weight :math:`w` (default:
+    :attr:`guidance`); ``w = 0`` is conditional sampling.
+    """
+
+    n_classes: int = 0
+    guidance: float = 0.0

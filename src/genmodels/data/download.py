@@ -15,6 +15,7 @@ data set that needs them is loaded.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import shutil
 import tarfile
@@ -22,6 +23,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..errors import InputError
@@ -102,7 +104,13 @@ def fetch(url: str, dest: str | Path, checksum: str | None, *,
     return dest
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _safe_target(root: Path, name: str, archive: Path) -> Path:
+    if not name:
+        raise InputError(f"{archive}: an entry with an empty name; refusing to unpack")
     target = (root / name).resolve()
     if os.path.isabs(name) or not target.is_relative_to(root.resolve()):
         raise InputError(f"{archive}: entry {name!r} would escape the cache directory; "
@@ -110,12 +118,23 @@ def _safe_target(root: Path, name: str, archive: Path) -> Path:
     return target
 
 
+def _check_sizes(entries: list[tuple[str, int]], archive: Path, dest: Path) -> None:
+    """Refuses an archive whose members announce more bytes than the disk has free."""
+    free = shutil.disk_usage(dest).free
+    total = 0
+    for name, size in entries:
+        total += max(int(size), 0)
+        if total > free:
+            raise InputError(f"{archive}: entry {name!r} takes the archive to {total} bytes, "
+                             f"more than the {free} bytes free in {dest}; refusing to unpack")
+
+
 def extract(archive: str | Path, dest: str | Path) -> Path:
     """Unpacks a ``.tar``/``.tar.gz``/``.tgz``/``.zip`` archive into ``dest`` (atomically).
 
     Only regular files and directories are written; an entry with an absolute path, a ``..``
     that leaves ``dest``, or a symbolic/hard link or device is refused before anything is
-    kept.
+    kept, and so is an archive whose members announce more bytes than the disk has free.
 
     Raises:
         InputError: naming the archive and the offending entry, or a corrupt archive.
@@ -131,6 +150,7 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
                 infos = z.infolist()
                 for info in infos:
                     _safe_target(tmp, info.filename, archive)
+                _check_sizes([(i.filename, i.file_size) for i in infos], archive, tmp)
                 for info in infos:
                     target = _safe_target(tmp, info.filename, archive)
                     if info.is_dir():
@@ -143,7 +163,8 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
             try:
                 tf = tarfile.open(archive)
             except tarfile.TarError as e:
-                raise InputError(f"{archive}: not a tar or zip archive ({e})") from None
+                raise InputError(f"{archive}: not a tar or zip archive ({_one_line(e)})") \
+                    from None
             with tf:
                 members = tf.getmembers()
                 for m in members:
@@ -151,6 +172,7 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
                     if not (m.isfile() or m.isdir()):
                         raise InputError(f"{archive}: entry {m.name!r} is a link or special "
                                          "file; refusing to unpack")
+                _check_sizes([(m.name, m.size) for m in members if m.isfile()], archive, tmp)
                 for m in members:
                     target = _safe_target(tmp, m.name, archive)
                     if m.isdir():
@@ -162,9 +184,14 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
                     with src, open(target, "wb") as out:
                         shutil.copyfileobj(src, out, _CHUNK)
         os.replace(tmp, dest)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
+    except InputError:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InputError(f"{archive}: corrupt archive ({e})") from None
+        raise
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError, RuntimeError,
+            NotImplementedError, zlib.error, lzma.LZMAError) as e:
+        # corrupt data, an encrypted or unknown-method zip member, a NUL byte in a name
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"{archive}: corrupt archive ({_one_line(e)})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

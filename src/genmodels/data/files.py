@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def parse_columns(columns: str) -> list[str | int]:
     out: list[str | int] = []
     for token in (t.strip() for t in columns.split(",")):
         if token:
-            out.append(int(token) if token.isdigit() else token)
+            out.append(int(token) if token.isascii() and token.isdigit() else token)
     return out
 
 
@@ -134,10 +135,37 @@ def _array_to_tensor(arr: Any, where: str, columns: list[str | int],
     return arr if out is None else out
 
 
+def _check_npy_header(f: Any, size: int, where: str) -> None:
+    """Reads the ``.npy`` header at the start of the stream ``f`` (``size`` bytes long) and
+    refuses, before anything is allocated or unpickled, an object dtype or a shape whose data
+    the stream does not hold (a forged ``shape = (10**12,)`` would else be allocated)."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            shape, _, dtype = fmt._read_array_header(f, version)  # (3, 0): a UTF-8 header
+    except Exception as e:  # noqa: BLE001 - ValueError, SyntaxError, tokenize.TokenError, ...
+        raise InputError(f"{where}: not a valid .npy file ({_one_line(e)})") from None
+    if dtype.hasobject:
+        raise InputError(f"{where}: array of Python objects (dtype object); refusing to "
+                         "unpickle (save a numeric array)")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = size - f.tell()
+    if need > have:
+        raise InputError(f"{where}: truncated .npy data: the header announces shape "
+                         f"{tuple(shape)} of {dtype} ({need} bytes), the file holds {have}")
+
+
 def _read_npy(p: Path, columns: list[str | int]) -> dict[str, Tensor]:
     with p.open("rb") as f:
         if f.read(6) != b"\x93NUMPY":
             raise InputError(f"{p}: not a valid .npy file (no NumPy header)")
+        f.seek(0)
+        _check_npy_header(f, p.stat().st_size, str(p))
     mmap = "r" if p.stat().st_size > MMAP_BYTES else None
     try:
         arr = np.load(p, mmap_mode=mmap, allow_pickle=False)
@@ -175,13 +203,19 @@ def _read_npz(p: Path, columns: list[str | int]) -> dict[str, Tensor]:
         for key in chosen:
             where = f"{p}: array {key!r}"
             try:
+                info = z.zip.getinfo(key if key in z.zip.namelist() else f"{key}.npy")
+                with z.zip.open(info) as member:
+                    _check_npy_header(member, info.file_size, where)
                 arr = z[key]
+            except InputError:
+                raise
             except ValueError as e:
                 if "pickle" in str(e) or "Python objects" in str(e):
                     raise InputError(f"{where}: array of Python objects (dtype object); refusing "
                                      "to unpickle (save a numeric array)") from None
                 raise InputError(f"{where}: unreadable ({_one_line(e)})") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as e:
+            except (OSError, EOFError, KeyError, RuntimeError, NotImplementedError,
+                    zipfile.BadZipFile, zlib.error) as e:  # a corrupt, encrypted or odd member
                 raise InputError(f"{where}: unreadable ({_one_line(e)})") from None
             out[key if key in _SPLIT_KEYS else "data"] = _array_to_tensor(arr, where, columns)
     shapes = {k: tuple(v.shape[1:]) for k, v in out.items()}

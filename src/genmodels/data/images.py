@@ -25,7 +25,9 @@ number of dimensions, then one int32 per dimension, then the data.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,20 +115,22 @@ def read_idx(path: str | Path) -> np.ndarray:
         opener = gzip.open if p.suffix == ".gz" else open
         with opener(p, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as e:
-        raise InputError(f"{p}: unreadable IDX file ({e})") from None
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"{p}: unreadable IDX file ({_first_line(e)})") from None
     if len(raw) < 4:
         raise InputError(f"{p}: byte 0: too short for an IDX header ({len(raw)} bytes)")
     zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or ndim == 0:
         raise InputError(f"{p}: byte 0: bad IDX magic {raw[:4].hex()}")
+    if ndim > 32:
+        raise InputError(f"{p}: byte 3: {ndim} dimensions announced (at most 32 are read)")
     if dtype != 0x08:
         raise InputError(f"{p}: byte 2: IDX data type 0x{dtype:02x}, only uint8 (0x08) is read")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise InputError(f"{p}: byte 4: header truncated ({ndim} dimensions announced)")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(dims))
+    expected = math.prod(dims)  # exact (NumPy's int64 product wraps around)
     if len(raw) - header != expected:
         raise InputError(f"{p}: byte {header}: {len(raw) - header} data bytes, the header "
                          f"{list(dims)} needs {expected}")
@@ -183,6 +187,11 @@ def mnist(name: str, config: Any) -> Dataset:
     return discrete_dataset(name, x, y, config, levels=256, n_classes=10, test=test)
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 # --- image folders ---------------------------------------------------------------------------
 
 
@@ -199,6 +208,8 @@ def image_folder(config: Any) -> Dataset:
     if classes and any(p.parent == root for p in files):
         raise InputError(f"{root}: images both at the top and in subfolders; use one layout")
     size = int(getattr(config, "image_size", 0))
+    if size < 0:
+        raise InputError(f"data.image_size: {size} is negative (0 keeps the stored size)")
     mode = getattr(config, "image_mode", "auto")
     out, first = [], None
     for p in files:
@@ -211,8 +222,14 @@ def image_folder(config: Any) -> Dataset:
                 if size:
                     img = img.resize((size, size), Image.Resampling.BILINEAR)
                 arr = np.asarray(img, dtype=np.uint8)
+        except Image.DecompressionBombError:
+            raise InputError(f"{p}: image too large to decode safely (over "
+                             f"{Image.MAX_IMAGE_PIXELS} pixels)") from None
         except (UnidentifiedImageError, OSError) as e:
-            raise InputError(f"{p}: unreadable image ({e})") from None
+            raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
+        except Exception as e:  # noqa: BLE001 - PIL's decoders raise many types for a bad file
+            raise InputError(f"{p}: unreadable image ({type(e).__name__}: "
+                             f"{_first_line(e)})") from None
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if first is None:
             first = (p, arr.shape)

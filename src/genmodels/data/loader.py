@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..core import Batch
+from ..core import Batch, noise
 from .preprocess import Prepared
 
 __all__ = ["BatchLoader", "Rows", "take"]
@@ -163,15 +163,18 @@ class BatchLoader:
     def __next__(self) -> Batch:
         epoch, position = self.epoch, self.position
         index = self.next_index()
-        g = None
         if isinstance(self.data, Prepared) and self.data.levels is not None:
             # Per-batch dequantisation noise: a function of the loader state only, so that a
-            # resumed run draws the same noise; distinct per rank.
+            # resumed run draws the same noise; drawn for the global batch and sharded like
+            # the rows (rank::world), so a data point's noise does not depend on the number
+            # of processes.
             if position >= self.batches_per_epoch:
                 epoch, position = epoch + 1, 0
-            key = ((self.seed * _EPOCH_MIX + epoch) * 1_000_003 + position) * 4099 + self.rank
-            g = torch.Generator().manual_seed(key % (1 << 63))
-        x = take(self.data, index, g)
+            key = ((self.seed * _EPOCH_MIX + epoch) * 1_000_003 + position) % (1 << 63)
+            with noise.sharded_noise(key, self.rank, self.world_size):
+                x = take(self.data, index)
+        else:
+            x = take(self.data, index)
         cond = None if self.cond is None else take(self.cond, index)
         y = None if self.y is None else take(self.y, index)
         batch = Batch(x, cond, y)

@@ -39,6 +39,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..core import noise
+
 __all__ = ["Prepared", "dequantize", "logit", "logit_inverse", "logit_log_det", "prepare",
            "training_data"]
 
@@ -46,7 +48,7 @@ __all__ = ["Prepared", "dequantize", "logit", "logit_inverse", "logit_log_det", 
 def dequantize(x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
     """Uniform dequantisation :math:`z = x + u`, :math:`u \\sim \\mathcal U[0,1)^D` (float32)."""
     x = x.to(torch.float32)
-    return x + torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x + noise.rand(tuple(x.shape), generator=generator, device=x.device, dtype=x.dtype)
 
 
 def _p(z: Tensor, levels: float, alpha: float) -> Tensor:

@@ -10,7 +10,13 @@ and the variational lower bound (tight at :math:`T^*(x) = f'(p(x)/q(x))`)
 
 The f-GAN critic outputs :math:`v \in \mathbb R`; the activation :math:`g_f` maps it into
 :math:`\mathrm{dom} f^*`, and :meth:`FDivergence.conjugate_of_activation` is
-:math:`f^*(g_f(v))` written in a form that cannot overflow (softplus / logsigmoid).
+:math:`f^*(g_f(v))` written in a form that cannot overflow (softplus / logsigmoid). Where
+the activation or :math:`f^*\circ g_f` is exponential in :math:`v` (``kl``, ``reverse-kl``,
+``neyman``, ``hellinger``) the exponential continues linearly beyond an exponent of
+:math:`c = 30` (:math:`e^{c}(1 + x - c)`, the tangent there: value and slope continuous,
+still convex and increasing), so that a critic output of :math:`\pm 10^4` gives a finite loss
+and a finite gradient instead of ``inf``/``nan``; below :math:`e^{30} \approx 10^{13}` nothing
+changes.
 The Jensen–Shannon row follows the f-GAN convention: it is **2·JSD**; the ``gan`` row is
 :math:`2\,\mathrm{JSD} - \log 4` and, alone here, has :math:`f(1) = -\log 4` instead of 0.
 
@@ -46,6 +52,22 @@ Fn = Callable[[Tensor], Tensor]
 
 def _xlogx(u: Tensor) -> Tensor:
     return torch.xlogy(u, u)
+
+
+#: The exponent beyond which :func:`_exp_lin` continues linearly.
+EXP_LINEAR_FROM = 30.0
+
+
+def _exp_lin(x: Tensor) -> Tensor:
+    r""":math:`e^x` for :math:`x \le c`, its tangent :math:`e^c(1 + x - c)` above (finite)."""
+    c = EXP_LINEAR_FROM
+    return torch.exp(x.clamp(max=c)) * (1 + F.relu(x - c))
+
+
+def _expm1_lin(x: Tensor) -> Tensor:
+    r""":math:`e^x - 1` for :math:`x \le c`, continued linearly above (see :func:`_exp_lin`)."""
+    c = EXP_LINEAR_FROM
+    return torch.expm1(x.clamp(max=c)) + math.exp(c) * F.relu(x - c)
 
 
 def _outside(t: Tensor, ok: Tensor, value: Tensor) -> Tensor:
@@ -102,13 +124,13 @@ F_DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
     FDivergence(
         "kl", f=_xlogx, f_prime=lambda u: torch.log(u) + 1,
         conjugate=lambda t: torch.exp(t - 1), activation=lambda v: v,
-        conjugate_of_activation=lambda v: torch.exp(v - 1),
+        conjugate_of_activation=lambda v: _exp_lin(v - 1),
         integrand=lambda lp, lq: lp.exp() * (lp - lq), f_prime_one=1.0,
     ),
     FDivergence(
         "reverse-kl", f=lambda u: -torch.log(u), f_prime=lambda u: -1 / u,
         conjugate=lambda t: _outside(t, t < 0, -1 - torch.log(-t.clamp(max=-1e-30))),
-        activation=lambda v: -torch.exp(-v),
+        activation=lambda v: -_exp_lin(-v),
         conjugate_of_activation=lambda v: v - 1,
         integrand=lambda lp, lq: lq.exp() * (lq - lp), f_prime_one=-1.0,
         domain=(-math.inf, 0.0),
@@ -122,16 +144,16 @@ F_DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
     FDivergence(
         "neyman", f=lambda u: (1 - u) ** 2 / u, f_prime=lambda u: 1 - 1 / (u * u),
         conjugate=lambda t: _outside(t, t < 1, 2 - 2 * torch.sqrt((1 - t).clamp(min=0))),
-        activation=lambda v: -torch.expm1(-v),
-        conjugate_of_activation=lambda v: 2 - 2 * torch.exp(-v / 2),
+        activation=lambda v: -_expm1_lin(-v),
+        conjugate_of_activation=lambda v: 2 - 2 * _exp_lin(-v / 2),
         integrand=lambda lp, lq: (lp.exp() - lq.exp()) ** 2 / lp.exp(), f_prime_one=0.0,
         domain=(-math.inf, 1.0),
     ),
     FDivergence(
         "hellinger", f=lambda u: (torch.sqrt(u) - 1) ** 2, f_prime=lambda u: 1 - u.rsqrt(),
         conjugate=lambda t: _outside(t, t < 1, t / (1 - t).clamp(min=1e-30)),
-        activation=lambda v: -torch.expm1(-v),
-        conjugate_of_activation=lambda v: torch.expm1(v),
+        activation=lambda v: -_expm1_lin(-v),
+        conjugate_of_activation=lambda v: _expm1_lin(v),
         integrand=lambda lp, lq: (torch.exp(lp / 2) - torch.exp(lq / 2)) ** 2,
         f_prime_one=0.0, domain=(-math.inf, 1.0),
     ),

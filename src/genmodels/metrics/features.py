@@ -127,6 +127,13 @@ def features_and_probs(images: Tensor, lo: float, hi: float) -> tuple[Tensor, Te
     return torch.cat(out_f), torch.cat(out_p)
 
 
+def label_accuracy(images: Tensor, labels: Tensor, lo: float, hi: float) -> float:
+    """The fraction of images in data units (range ``[lo, hi]``) that the digits classifier
+    assigns to ``labels`` (the accuracy of class-conditional samples; chance is 0.1)."""
+    _, probs = features_and_probs(images, lo, hi)
+    return float((probs.argmax(1) == labels.cpu()).double().mean())
+
+
 def classifier_score(probs: Tensor) -> tuple[float, float]:
     """``(exp(E_x KL(p(y|x) ‖ p(y))), H(p(y)))``: the Inception-score analogue and the entropy
     (nats, ≤ log 10) of the predicted-label distribution ``p(y) = mean_x p(y|x)``."""

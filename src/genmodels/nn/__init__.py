@@ -6,7 +6,7 @@ from .mlp import ACTIVATIONS, MLP, make_activation
 
 __all__ = ["ACTIVATIONS", "DCGANCritic", "DCGANGenerator", "MADE", "MLP", "MaskedLinear",
            "make_activation"]
-from .time import SinusoidalEmbedding, TimeEmbedding, TimeMLP  # noqa: E402
+from .time import LabelEmbedding, SinusoidalEmbedding, TimeEmbedding, TimeMLP  # noqa: E402
 from .unet import UNet  # noqa: E402
 
-__all__ += ["SinusoidalEmbedding", "TimeEmbedding", "TimeMLP", "UNet"]
+__all__ += ["LabelEmbedding", "SinusoidalEmbedding", "TimeEmbedding", "TimeMLP", "UNet"]

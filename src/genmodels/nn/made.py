@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .made_incremental import MADEIncremental, MADESequential
 from .mlp import make_activation
 
 
@@ -63,13 +64,17 @@ class MADE(nn.Module):
         if not torch.equal(order.sort().values, torch.arange(features)):
             raise ValueError(f"order is not a permutation of range({features})")
         self.register_buffer("order", order, persistent=False)
+        # sorted_order[p]: the coordinate at position p
+        self.register_buffer("sorted_order", torch.argsort(order), persistent=False)
         deg_in = torch.cat((order + 1, torch.zeros(context, dtype=torch.long)))
         low = min(1, features - 1)
         layers: list[nn.Module] = []
         prev = deg_in
+        self.hidden_degrees: list[Tensor] = []  # structure (CPU), not state
         for width in hidden:
             deg = torch.arange(width) % max(features - 1, 1) + low
             layers += [MaskedLinear(deg[:, None] >= prev[None, :]), make_activation(activation)]
+            self.hidden_degrees.append(deg)
             prev = deg
         deg_out = (order + 1).repeat(params)
         layers.append(MaskedLinear(deg_out[:, None] > prev[None, :]))
@@ -91,40 +96,27 @@ class MADE(nn.Module):
         """Maps ``(B, d)`` (and ``cond``, ``(B, context)``) to ``(B, params, d)``."""
         return self.layers(self._input(x, cond)).unflatten(-1, (self.params, self.features))
 
-    def sequential(self, x: Tensor, cond: Tensor | None = None) -> MADEState:
-        """The state of an incremental evaluation that fills ``x`` one coordinate at a time.
+    def sequential(self, cond: Tensor | None, like: Tensor) -> MADESequential:
+        """An autograd evaluation that fills the input in position order (positions ``0, 1, …``).
 
-        Sequential inversion (sampling a MAF, scoring an IAF) needs, at step ``k``, only the
-        outputs of the coordinate at position ``k``. The state keeps the first layer's
-        pre-activation, updated by a rank-one term when a coordinate is set, and computes
-        only that coordinate's ``params`` outputs: one step costs
-        :math:`O(B(H + H^2 + pH))` instead of a full pass :math:`O(B(dH + H^2 + pdH))`.
+        Sequential inversion (sampling a MAF, scoring an IAF) needs, at step ``p``, only the
+        outputs of position ``p``, which read only the hidden units of degree ``<= p``; those
+        are final once positions ``< p`` are set. Step ``p`` computes the units of degree
+        exactly ``p`` in every layer and position ``p``'s outputs, so the ``d`` steps together
+        do the work of one masked pass (see :mod:`.made_incremental`). Requires at least one
+        hidden layer.
+        """
+        if not self.hidden_degrees:
+            raise ValueError("incremental evaluation needs a MADE with a hidden layer")
+        return MADESequential(self, cond, like)
+
+    def incremental(self, batch: int, cond: Tensor | None, like: Tensor) -> MADEIncremental:
+        """An evaluation that fills the input in position order, computing each unit once.
+
+        Without autograd (see :mod:`.made_incremental`): the schedule of :meth:`sequential` in
+        preallocated ``(units, B)`` buffers written in place, with cached weights.
         Requires at least one hidden layer.
         """
-        return MADEState(self, x, cond)
-
-
-class MADEState:
-    """Incremental MADE evaluation (see :meth:`MADE.sequential`)."""
-
-    def __init__(self, made: MADE, x: Tensor, cond: Tensor | None) -> None:
-        layers = list(made.layers)
-        if len(layers) < 3:
+        if not self.hidden_degrees:
             raise ValueError("incremental evaluation needs a MADE with a hidden layer")
-        first, last = layers[0], layers[-1]
-        self.made = made
-        self.w_first = first.weight * first.mask  # (H, d + c)
-        self.pre = F.linear(made._input(x, cond), self.w_first, first.bias)
-        self.middle = nn.Sequential(*layers[1:-1])
-        w_last = (last.weight * last.mask).unflatten(0, (made.params, made.features))
-        self.w_last = w_last.transpose(0, 1)  # (d, params, H)
-        self.b_last = last.bias.unflatten(0, (made.params, made.features)).T  # (d, params)
-
-    def outputs(self, i: int) -> Tensor:
-        """The ``(B, params)`` outputs of coordinate ``i`` at the current inputs."""
-        hid = self.middle(self.pre)
-        return F.linear(hid, self.w_last[i], self.b_last[i])
-
-    def set(self, i: int, delta: Tensor) -> None:
-        """Adds ``delta`` (shape ``(B,)``) to input coordinate ``i``."""
-        self.pre = self.pre + delta[:, None] * self.w_first[:, i]
+        return MADEIncremental(self, batch, cond, like)

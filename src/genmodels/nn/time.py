@@ -51,6 +51,39 @@ class TimeEmbedding(nn.Module):
         return self.net(self.features(t))
 
 
+class LabelEmbedding(nn.Module):
+    """A learnt embedding of ``n_classes`` labels plus a null token: ``(B,)`` to ``(B, dim)``.
+
+    Negative labels (the null label ``-1`` of classifier-free guidance, Ho & Salimans 2022)
+    and ``labels=None`` map to the null row ``n_classes``, so one network is conditional and
+    unconditional at once. It is added to the time embedding.
+
+    Args:
+        n_classes: the number of classes ``K`` (rows ``0..K-1``; row ``K`` is the null token).
+        dim: the embedding size.
+    """
+
+    def __init__(self, n_classes: int, dim: int) -> None:
+        super().__init__()
+        if n_classes < 1:
+            raise ValueError(f"label embedding: n_classes {n_classes} must be >= 1")
+        self.n_classes = n_classes
+        self.table = nn.Embedding(n_classes + 1, dim)
+
+    def forward(self, labels: Tensor | None, batch: int) -> Tensor:
+        """The embeddings of ``labels`` (``(batch,)`` integers, or ``None``: all null)."""
+        if labels is None:
+            idx = torch.full((batch,), self.n_classes, device=self.table.weight.device)
+        else:
+            idx = labels.reshape(-1).long()
+            if idx.numel() != batch:
+                raise ValueError(f"{idx.numel()} labels for a batch of {batch}")
+            if (idx >= self.n_classes).any():
+                raise ValueError(f"label {int(idx.max())} >= n_classes {self.n_classes}")
+            idx = torch.where(idx < 0, torch.full_like(idx, self.n_classes), idx)
+        return self.table(idx)
+
+
 class _Block(nn.Module):
     def __init__(self, width: int, activation: str) -> None:
         super().__init__()
@@ -67,7 +100,8 @@ class _Block(nn.Module):
 
 class TimeMLP(nn.Module):
     r"""A residual MLP :math:`F(x, t, c)` for vectors: each block adds
-    :math:`W_2\sigma(W_1 \mathrm{LN}(h) + U e(t))` to :math:`h`.
+    :math:`W_2\sigma(W_1 \mathrm{LN}(h) + U e(t, y))` to :math:`h`, with
+    :math:`e(t, y) = e(t) + E[y]` when class-conditional (:class:`LabelEmbedding`).
 
     Args:
         features: the input and output dimension ``d``.
@@ -76,12 +110,17 @@ class TimeMLP(nn.Module):
         activation: the activation name.
         time_dim: the size of the sinusoidal time features.
         context: the size of an optional condition vector, concatenated to the input.
+        n_classes: class conditioning instead: ``cond`` holds integer labels (``-1``: none).
     """
 
     def __init__(self, features: int, width: int = 128, blocks: int = 3,
-                 activation: str = "silu", time_dim: int = 64, context: int = 0) -> None:
+                 activation: str = "silu", time_dim: int = 64, context: int = 0,
+                 n_classes: int = 0) -> None:
         super().__init__()
+        if context and n_classes:
+            raise ValueError("TimeMLP: a context vector or class labels, not both")
         self.features, self.context = features, context
+        self.label = LabelEmbedding(n_classes, width) if n_classes else None
         self.inp = nn.Linear(features + context, width)
         self.temb = TimeEmbedding(width, time_dim, activation)
         self.blocks = nn.ModuleList(_Block(width, activation) for _ in range(blocks))
@@ -89,13 +128,16 @@ class TimeMLP(nn.Module):
                                  nn.Linear(width, features))
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
-        """``x`` of ``(B, d)``, ``t`` of ``(B,)`` in [0, 1], ``cond`` of ``(B, context)``."""
+        """``x`` of ``(B, d)``, ``t`` of ``(B,)`` in [0, 1], ``cond`` of ``(B, context)`` (or
+        ``(B,)`` labels when class-conditional)."""
         if self.context:
             if cond is None:
                 raise ValueError(f"this network needs a context of {self.context} features")
             x = torch.cat((x, cond), dim=-1)
         h = self.inp(x)
         temb = self.temb(t)
+        if self.label is not None:
+            temb = temb + self.label(cond, x.shape[0])
         for b in self.blocks:
             h = b(h, temb)
         return self.out(h)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
-from .time import TimeEmbedding
+from .time import LabelEmbedding, TimeEmbedding
 
 
 def _groups(c: int) -> int:
@@ -48,14 +48,15 @@ class UNet(nn.Module):
         base: channels at full resolution (doubled at each level below).
         levels: number of downsamplings.
         time_dim: width of the time embedding.
-        n_classes: optional class conditioning (an embedding added to the time embedding).
+        n_classes: optional class conditioning: a :class:`~genmodels.nn.time.LabelEmbedding`
+            (with a null token for labels ``-1`` or ``None``) added to the time embedding.
     """
 
     def __init__(self, channels: int = 1, base: int = 32, levels: int = 2, time_dim: int = 128,
                  n_classes: int = 0) -> None:
         super().__init__()
         self.temb = TimeEmbedding(time_dim, 64)
-        self.label = nn.Embedding(n_classes, time_dim) if n_classes else None
+        self.label = LabelEmbedding(n_classes, time_dim) if n_classes else None
         self.inp = nn.Conv2d(channels, base, 3, padding=1)
         widths = [base * 2**i for i in range(levels + 1)]
         self.down = nn.ModuleList(ResBlock(widths[i], widths[i], time_dim) for i in range(levels))
@@ -68,10 +69,11 @@ class UNet(nn.Module):
                                  nn.Conv2d(base, channels, 3, padding=1))
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
-        """``x`` of ``(B, C, H, W)``, ``t`` of ``(B,)`` in [0, 1]; ``cond`` class indices."""
+        """``x`` of ``(B, C, H, W)``, ``t`` of ``(B,)`` in [0, 1]; ``cond`` class indices
+        (``-1`` or ``None``: the null token)."""
         temb = self.temb(t)
-        if self.label is not None and cond is not None:
-            temb = temb + self.label(cond.long().reshape(-1))
+        if self.label is not None:
+            temb = temb + self.label(cond, x.shape[0])
         h = self.inp(x)
         skips = []
         for block, pool in zip(self.down, self.pool):

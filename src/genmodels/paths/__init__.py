@@ -1,7 +1,7 @@
 """Paths from data (t = 0) to noise: forward SDEs, schedules, interpolants, couplings."""
 
-
 from .couplings import COUPLINGS, Coupling, ExactOT, Independent, SinkhornOT, make_coupling
+from .guidance import NULL_LABEL, drop_labels, guide, guided
 from .interpolants import (
     INTERPOLANTS,
     BrownianBridge,
@@ -31,6 +31,7 @@ __all__ = [
     "make_coupling",
     "make_interpolant",
     "GRIDS",
+    "NULL_LABEL",
     "OU",
     "PREDICTIONS",
     "VE",
@@ -46,7 +47,10 @@ __all__ = [
     "SubVP",
     "coefficients",
     "convert",
+    "drop_labels",
     "expand",
+    "guide",
+    "guided",
     "integrate_scalar",
     "isotropic_mixture",
     "ou_variance_quadrature",

@@ -152,34 +152,40 @@ class ForwardSDE(ABC):
 
     # ---- time grids --------------------------------------------------------------------
     def time_grid(self, n: int, kind: str = "uniform", *, t_min: float | None = None,
-                  t_max: float | None = None) -> Tensor:
+                  t_max: float | None = None, rho: float | None = None) -> Tensor:
         """``n + 1`` decreasing times from ``T`` to ``t_eps`` (float64).
 
         Args:
             n: the number of steps.
             kind: ``"uniform"`` in ``t``, ``"logsnr"`` (uniform in :math:`\\lambda_t`, the
-                DPM-Solver choice), ``"quadratic"`` (denser near the data) or ``"edm"``
-                (Karras et al. 2022: :math:`\\sigma/\\alpha = e^{-\\lambda}` spaced as
-                :math:`(a^{1/\\rho} + u(b^{1/\\rho} - a^{1/\\rho}))^\\rho`, :math:`\\rho = 7`).
+                DPM-Solver choice), ``"quadratic"`` (power-ρ in ``t``, denser near the data:
+                :math:`t = t_\\varepsilon + (T - t_\\varepsilon)(1 - u)^\\rho`, ρ = 2) or
+                ``"edm"`` (Karras et al. 2022: :math:`\\sigma/\\alpha = e^{-\\lambda}` spaced
+                as :math:`(a^{1/\\rho} + u(b^{1/\\rho} - a^{1/\\rho}))^\\rho`, ρ = 7).
+            t_min: the last time (default ``t_eps``).
+            t_max: the first time (default ``T``).
+            rho: the exponent of ``"quadratic"`` and ``"edm"`` (``None``: 2 and 7).
         """
         if n < 1:
             raise InputError(f"time grid: {n} steps is not a positive number")
         if kind not in GRIDS:
             raise InputError(f"time grid {kind!r}: unknown (known: {', '.join(GRIDS)})")
+        if rho is not None and not rho > 0:
+            raise InputError(f"time grid: rho {rho} must be positive")
         lo = self.t_eps if t_min is None else t_min
         hi = self.T if t_max is None else t_max
         u = torch.linspace(0.0, 1.0, n + 1, dtype=torch.float64)
         if kind == "uniform":
             ts = hi + (lo - hi) * u
         elif kind == "quadratic":
-            ts = lo + (hi - lo) * (1 - u) ** 2
+            ts = lo + (hi - lo) * (1 - u) ** (2.0 if rho is None else rho)
         else:
             lam0 = self.log_snr(torch.tensor(hi, dtype=torch.float64))
             lam1 = self.log_snr(torch.tensor(lo, dtype=torch.float64))
             if kind == "logsnr":
                 lam = lam0 + (lam1 - lam0) * u
             else:
-                rho = 7.0
+                rho = 7.0 if rho is None else rho
                 a, b = torch.exp(-lam0) ** (1 / rho), torch.exp(-lam1) ** (1 / rho)
                 lam = -rho * torch.log(a + u * (b - a))
             ts = self.t_of_log_snr(lam)

@@ -7,6 +7,8 @@ latent maps and the metrics beside their noise floors.
   the 2-Wasserstein distance between ``n`` samples drawn with ``nfe`` network evaluations and
   ``n`` test points, :math:`W_2(\\hat p_{\\theta,\\mathrm{nfe}}, \\hat p_{\\mathrm{data}})`, with
   the floor :math:`W_2` between two disjoint test samples of the same size.
+- **Trajectories** (2-D data, iterative models offering them: diffusion's PF-ODE, CNF, flow
+  matching): the sampling paths and their normalised path energy (1 = straight).
 - **Mode coverage** (mixtures with known centres: ``ring8``, ``grid25``): the share of each
   model's samples within 3σ of each centre; a mode is covered when its share is non-zero.
 - **Latent map** (:class:`~genmodels.core.LatentVariableModel`): the first two coordinates of
@@ -130,6 +132,52 @@ def nfe_figure(runs: dict[str, Any], test: Tensor, out: Path, prefix: str,
     fig.tight_layout()
     return save(fig, out, f"{prefix}nfe", f"Sample quality against NFE for each ODE/SDE sampler "
                 f"(W2 on {m_eff} points; lower is better).")
+
+
+def path_straightness(states: Tensor) -> float:
+    r"""Mean over trajectories of :math:`\sum_k \lVert x_{k+1} - x_k\rVert^2 \cdot K /
+    \lVert x_K - x_0\rVert^2`: 1 for straight paths at constant speed, larger when curved
+    (the normalised path energy of rectified flow and OT-CFM; ``states`` is ``(K+1, n, D)``)."""
+    k = states.shape[0] - 1
+    flat = states.flatten(2).double()
+    energy = (flat[1:] - flat[:-1]).square().sum(-1).sum(0) * k
+    chord = (flat[-1] - flat[0]).square().sum(-1).clamp_min(1e-12)
+    return float((energy / chord).mean())
+
+
+def trajectory_figure(runs: dict[str, Any], out: Path, prefix: str, n: int = 120,
+                      nfe: int = 32) -> Figure | None:
+    """Sampling paths from the noise end to the data end, one panel per iterative model that
+    offers :meth:`~genmodels.core.IterativeModel.trajectory`, for 2-D data (data units), with
+    each model's normalised path energy (:func:`path_straightness`) in its title."""
+    paths = {}
+    for m, r in runs.items():
+        inner = r.family_model
+        if not isinstance(inner, IterativeModel) or tuple(inner.event_shape) != (2,):
+            continue
+        states = inner.trajectory(n, generator=torch.Generator().manual_seed(0), nfe=nfe)
+        if states is None or not torch.isfinite(states).all():
+            continue
+        k = states.shape[0]
+        data = r.standardize.inverse(states.reshape(k * n, 2).cpu().float()).reshape(k, n, 2)
+        paths[m] = (data, path_straightness(states))
+    if not paths:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 3.2), squeeze=False)
+    for ax, (m, (xs, energy)) in zip(axes[0], paths.items()):
+        xs = xs.numpy()
+        ax.plot(xs[:, :, 0], xs[:, :, 1], color="C0", alpha=0.25, linewidth=0.6)
+        ax.scatter(xs[0, :, 0], xs[0, :, 1], s=3, color="0.55", label="start (noise)")
+        ax.scatter(xs[-1, :, 0], xs[-1, :, 1], s=3, color="C3", label="end (sample)")
+        ax.set_title(f"{m}: path energy {energy:.2f}", fontsize=9)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, frameon=False, loc="lower left")
+    fig.tight_layout()
+    return save(fig, out, f"{prefix}trajectories", "Sampling trajectories from the noise end "
+                f"to the data end (Heun, {nfe} evaluations, data units); path energy = K·Σ‖Δx‖²"
+                " / ‖x_K − x_0‖², 1 for straight constant-speed paths.")
 
 
 def modes_figure(runs: dict[str, Any], dataset: str, samples: int, out: Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ def _last_metrics(path: Path) -> dict[str, Any]:
     """The last training record of a run's ``metrics.jsonl`` (a torn last line is skipped)."""
     last: dict[str, Any] = {}
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
                     rec = json.loads(line)
@@ -19,35 +20,53 @@ def _last_metrics(path: Path) -> dict[str, Any]:
                     continue
                 if isinstance(rec, dict):
                     last.update({k: v for k, v in rec.items() if isinstance(v, (int, float))})
-    except FileNotFoundError:
+    except OSError:  # missing, a directory, a link loop: no training record
         pass
     return last
+
+
+def _name(section: Any) -> str:
+    name = section.get("name", "?") if isinstance(section, dict) else "?"
+    return name if isinstance(name, str) else "?"
 
 
 def collect_runs(root: Path) -> list[dict[str, Any]]:
     """Every run directory under ``root`` (a run itself, or its children), with its metrics.
 
-    A run's metrics are its last training record merged with its ``evaluation.json``.
+    A run's metrics are its last training record merged with its ``evaluation.json``. Runs
+    of ``genmodels fit-target`` (a ``target.json`` in place of ``config.json``) are listed
+    with the data column ``target:NAME`` (their ``evaluate`` gives ``log_z``, ``ess``…).
     """
-    candidates = [root] if (root / "config.json").is_file() else sorted(
-        p.parent for p in root.glob("**/config.json")
-    )
+    marks = ("config.json", "target.json")
+    if any((root / m).is_file() for m in marks):
+        candidates = [root]
+    else:
+        candidates = sorted({p.parent for m in marks for p in root.glob(f"**/{m}")})
     rows = []
     for run in candidates:
         try:
-            cfg = json.loads((run / "config.json").read_text())
-        except (OSError, json.JSONDecodeError):
+            if (run / "config.json").is_file():
+                cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))
+            else:
+                cfg = json.loads((run / "target.json").read_text(encoding="utf-8"))
+                cfg = cfg.get("config") if isinstance(cfg, dict) else None
+        except (OSError, ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+            continue
+        if not isinstance(cfg, dict):
             continue
         metrics = _last_metrics(run / "metrics.jsonl")
-        step = int(metrics.pop("step", 0))
+        step = metrics.pop("step", 0)
+        step = int(step) if isinstance(step, (int, float)) and math.isfinite(step) else 0
         try:
-            metrics.update(json.loads((run / "evaluation.json").read_text()))
-        except (OSError, json.JSONDecodeError):
-            pass
+            evaluation = json.loads((run / "evaluation.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            evaluation = {}
+        if isinstance(evaluation, dict):
+            metrics.update(evaluation)
         rows.append({
             "path": str(run),
-            "model": cfg.get("model", {}).get("name", "?"),
-            "data": cfg.get("data", {}).get("name", "?"),
+            "model": _name(cfg.get("model")),
+            "data": _name(cfg.get("data")),
             "step": step,
             "metrics": metrics,
         })
@@ -65,6 +84,8 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
     flat = [r["metrics"] for r in rows]
     cols = [c for c in metric_columns(flat)
             if direction(c) is not None and not c.endswith("loss")][:6]
+    if any("log_z" in m for m in flat):  # target runs: the IS estimate of log Z first
+        cols = ["log_z", "log_z_se", *cols[:4]]
     head = ["run", "model", "data", "step", "loss", *cols]
     lines = [head]
     for r in rows:

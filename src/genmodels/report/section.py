@@ -41,6 +41,7 @@ def build_section(data: str, rows: list[dict[str, Any]], runs: dict[str, Any], o
         ("curves", lambda: diagnostics.curves_figure(runs, figdir, prefix)),
         ("metrics", lambda: diagnostics.metrics_figure(aggregate(rows), figdir, prefix)),
         ("nfe", lambda: diagnostics.nfe_figure(runs, test, figdir, prefix)),
+        ("trajectories", lambda: diagnostics.trajectory_figure(runs, figdir, prefix)),
         ("modes", lambda: diagnostics.modes_figure(runs, dataset.name, 2000, figdir, prefix)),
         ("latent", lambda: diagnostics.latent_figure(runs, test, dataset.test_labels, figdir,
                                                      prefix)),

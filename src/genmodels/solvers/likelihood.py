@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from ..core import noise
 from ..errors import InputError
 from .adaptive import integrate_adaptive
 from .base import integrate
@@ -49,8 +50,9 @@ def hutchinson_probes(shape: tuple[int, ...], count: int, kind: str = "rademache
     if count < 1:
         raise InputError(f"probes: {count} must be ≥ 1")
     if kind == "gaussian":
-        return torch.randn((count, *shape), generator=generator, device=device, dtype=dtype)
-    eps = torch.randint(0, 2, (count, *shape), generator=generator, device=device)
+        return noise.randn((count, *shape), batch_dim=1, generator=generator, device=device,
+                           dtype=dtype)
+    eps = noise.randint(0, 2, (count, *shape), batch_dim=1, generator=generator, device=device)
     return eps.to(dtype) * 2 - 1
 
 

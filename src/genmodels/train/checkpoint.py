@@ -11,8 +11,20 @@ A checkpoint is a directory ``checkpoints/step-00000500/`` holding
 
 ``checkpoints/last.json`` and ``checkpoints/best.json`` point at complete directories. Every
 file is written to a temporary name in its own directory, flushed, fsynced and renamed; the
-directory is then fsynced. Anything unreadable raises :class:`~genmodels.errors.InputError`
-naming the file, and no checkpoint ever runs code.
+directory is then fsynced. A new checkpoint is complete on disk before its pointer moves,
+and the previous one is deleted only after that, so a crash at any instant (``kill -9`` inside
+a write included) leaves ``last`` pointing at a complete, loadable checkpoint. Anything
+unreadable raises :class:`~genmodels.errors.InputError` naming the file, and no checkpoint
+ever runs code; a write that fails (disk full, read-only directory) raises
+:class:`~genmodels.errors.StorageError` naming the path and leaves the files as they were.
+
+Fault injection (tests only): with ``GENMODELS_FAULT_PAUSE="<stage>:<n>:<marker>"`` in the
+environment, the ``n``-th time this process reaches ``stage`` it writes the file ``marker``
+and sleeps, so that a test can ``kill -9`` it exactly there. The stages, in write order:
+``file`` (a temporary file is written, before its fsync and rename), ``dir`` (the temporary
+checkpoint directory is complete, before its rename), ``pointer`` (the new directory is in
+place, before ``last.json``/``best.json`` move), ``prune`` (the pointer moved, before the old
+checkpoints are deleted).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +43,47 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, StorageError
 
 __all__ = [
-    "Checkpoint", "atomic_write", "fsync_dir", "load_checkpoint", "read_pointer",
-    "step_dir_name", "write_checkpoint", "write_pointer",
+    "FAULT_STAGES", "Checkpoint", "atomic_write", "fault_point", "fsync_dir", "load_checkpoint",
+    "read_pointer", "step_dir_name", "storage_error", "write_checkpoint", "write_pointer",
 ]
+
+#: The places in a checkpoint write where :func:`fault_point` can pause (see the module doc).
+FAULT_STAGES = ("file", "dir", "pointer", "prune")
+_FAULT_ENV = "GENMODELS_FAULT_PAUSE"
+_fault_hits: dict[str, int] = {}
+
+
+def fault_point(stage: str) -> None:
+    """The fault-injection hook of the write path: a no-op unless ``GENMODELS_FAULT_PAUSE``
+    names ``stage``; then, on its ``n``-th hit, writes the marker file and sleeps (tests kill
+    the process there)."""
+    spec = os.environ.get(_FAULT_ENV)
+    if not spec:
+        return
+    want, n, marker = spec.split(":", 2)
+    if want != stage:
+        return
+    _fault_hits[stage] = _fault_hits.get(stage, 0) + 1
+    if _fault_hits[stage] == int(n):
+        Path(marker).write_text(stage)
+        time.sleep(3600)
+
+
+def storage_error(path: Path | str, e: OSError) -> StorageError:
+    """The one-line :class:`StorageError` for a failed write of ``path``."""
+    reason = e.strerror or str(e) or type(e).__name__
+    err = _storage(path, reason)
+    err.errno = e.errno
+    return err
+
+
+def _storage(path: Path | str, reason: str) -> StorageError:
+    err = StorageError(f"{path}: cannot write ({reason})")
+    err.reason = reason  # type: ignore[attr-defined]
+    return err
 
 
 def fsync_dir(path: Path) -> None:
@@ -56,18 +104,32 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Writes ``path`` atomically: ``write(tmp)`` fills a temporary file in the same
     directory, which is fsynced and renamed over ``path``; then the directory is fsynced."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise storage_error(path, e) from None
     os.close(fd)
     try:
         write(tmp)
+        fault_point("file")
         with open(tmp, "rb+") as f:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, StorageError):
+            raise storage_error(path, e) from None
+        if isinstance(e, RuntimeError) and _is_storage_failure(e):  # torch.save / safetensors
+            raise _storage(path, _first_line(e)) from None
         raise
     fsync_dir(path.parent)
+
+
+def _is_storage_failure(e: BaseException) -> bool:
+    text = str(e).lower()
+    return any(w in text for w in ("no space", "file write failed", "permission denied",
+                                   "read-only", "quota", "os error"))
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -106,8 +168,11 @@ def write_checkpoint(
 
     directory = Path(directory)
     parent = directory.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(dir=parent, prefix=f".{directory.name}."))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp_dir = Path(tempfile.mkdtemp(dir=parent, prefix=f".{directory.name}."))
+    except OSError as e:
+        raise storage_error(directory, e) from None
     try:
         meta = {str(k): str(v) for k, v in metadata.items()}
         weights = _tensors_for_file(model_state)
@@ -117,13 +182,22 @@ def write_checkpoint(
             atomic_write(tmp_dir / "ema.safetensors", lambda t: save_file(ema, t, meta))
         atomic_write(tmp_dir / "state.pt", lambda t: torch.save(train_state, t))
         fsync_dir(tmp_dir)
-        if directory.exists():
+        fault_point("dir")
+        old = None
+        if directory.exists():  # an unreferenced leftover (the caller never replaces a live one)
             old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{directory.name}.old."))
             os.replace(directory, old / "d")
-            shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp_dir, directory)
-    except BaseException:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException as e:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        if isinstance(e, StorageError):  # name the checkpoint, not its temporary file
+            err = _storage(directory, getattr(e, "reason", str(e)))
+            err.errno = e.errno
+            raise err from None
+        if isinstance(e, OSError):
+            raise storage_error(directory, e) from None
         raise
     fsync_dir(parent)
 

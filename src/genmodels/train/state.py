@@ -125,12 +125,13 @@ def restore_rng(rng: dict[str, Any], info: D.DistInfo, device: torch.device,
 
 
 def validate(model: nn.Module, objective: Objective, val: Any, ema: EMA | None,
-             config: TrainConfig, device: torch.device) -> float | None:
+             config: TrainConfig, device: torch.device, world_size: int = 1) -> float | None:
     """The mean of ``objective.validation_loss`` over ``val`` (weighted by batch size).
 
     The model is in eval mode, with the EMA weights when EMA is on, and runs under its own
-    seeded RNG stream (the training RNG is left untouched). ``None`` when the objective has no
-    validation loss.
+    seeded RNG stream (the training RNG is left untouched), in chunks of the global batch
+    (``batch_size × world_size``), so a stochastic validation loss draws the same noise under
+    DDP as in one process. ``None`` when the objective has no validation loss.
     """
     x, cond, y = split_data(val)
     n = len(x)
@@ -144,8 +145,9 @@ def validate(model: nn.Module, objective: Objective, val: Any, ema: EMA | None,
     try:
         with torch.random.fork_rng(devices=devices), (ema.applied() if ema else nullcontext()):
             torch.manual_seed(config.seed + VAL_SEED_OFFSET)
-            for start in range(0, n, config.batch_size):
-                idx = torch.arange(start, min(start + config.batch_size, n))
+            chunk = config.batch_size * max(world_size, 1)
+            for start in range(0, n, chunk):
+                idx = torch.arange(start, min(start + chunk, n))
                 batch = Batch(take(x, idx), None if cond is None else take(cond, idx),
                               None if y is None else take(y, idx)).to(device)
                 v = objective.validation_loss(model, batch)

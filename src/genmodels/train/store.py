@@ -7,7 +7,9 @@ Layout::
     <run>/checkpoints/       step-XXXXXXXX/ directories, last.json and best.json pointers
     <run>/samples/           samples written by the CLI
 
-Only rank 0 of a distributed job writes; on other ranks every write is a no-op.
+Only rank 0 of a distributed job writes; on other ranks every write is a no-op. A write that
+fails (disk full, read-only directory) raises :class:`~genmodels.errors.StorageError`, one line
+naming the path; the checkpoints already on disk are left as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, StorageError
 from . import checkpoint as ckpt
 from .distributed import is_main_process
 
@@ -34,6 +36,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else (1e308 if value > 0 else -1e308)
     return value
+
+
+def _step_of(record: dict[str, Any]) -> float:
+    """The step of a metrics record; a record with a damaged step sorts after every step."""
+    step = record.get("step", 0)
+    ok = isinstance(step, (int, float)) and not isinstance(step, bool) and math.isfinite(step)
+    return step if ok else math.inf
 
 
 class RunStore:
@@ -62,7 +71,10 @@ class RunStore:
         return is_main_process()
 
     def _mkdir(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ckpt.storage_error(self.path, e) from None
 
     # -- config and metrics -------------------------------------------------------------------
 
@@ -79,15 +91,23 @@ class RunStore:
             return
         self._mkdir()
         line = json.dumps({k: _jsonable(v) for k, v in record.items()}, sort_keys=True)
-        with open(self.path / "metrics.jsonl", "a") as f:
-            f.write(line + "\n")
-            f.flush()
+        data = (line + "\n").encode()
+        path = self.path / "metrics.jsonl"
+        try:  # one unbuffered append: a crash leaves at most a torn last line (skipped on read)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise ckpt.storage_error(path, e) from None
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All records of ``metrics.jsonl`` (a torn last line is skipped)."""
         out = []
         try:
-            with open(self.path / "metrics.jsonl") as f:
+            with open(self.path / "metrics.jsonl", encoding="utf-8", errors="replace") as f:
                 for line in f:
                     try:
                         rec = json.loads(line)
@@ -97,13 +117,16 @@ class RunStore:
                         out.append(rec)
         except FileNotFoundError:
             pass
+        except OSError as e:
+            raise InputError(f"{self.path / 'metrics.jsonl'}: unreadable ({e.strerror or e})") \
+                from None
         return out
 
     def truncate_metrics(self, step: int) -> None:
         """Drops records after ``step`` (written by a run that died before its checkpoint)."""
         if not self.writes or not (self.path / "metrics.jsonl").exists():
             return
-        keep = [r for r in self.read_metrics() if int(r.get("step", 0)) <= step]
+        keep = [r for r in self.read_metrics() if _step_of(r) <= step]
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep)
         ckpt.atomic_write(self.path / "metrics.jsonl", lambda t: Path(t).write_text(text))
 
@@ -146,25 +169,47 @@ class RunStore:
         """
         if not self.writes:
             return None
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
-        name = ckpt.step_dir_name(step)
-        directory = self.checkpoints / name
         pointed = {w: ckpt.read_pointer(self.checkpoints, w) for w in _WHICH}
-        referenced = any(p is not None and p["dir"] == name for p in pointed.values())
-        if not (referenced and directory.is_dir()):  # a step's checkpoint is written once
-            ckpt.write_checkpoint(directory, model_state, train_state, metadata, ema_state)
-        for w in which:
-            ckpt.write_pointer(self.checkpoints, w, name, step)
-            pointed[w] = {"dir": name, "step": step}
+        try:
+            try:
+                self.checkpoints.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ckpt.storage_error(self.checkpoints, e) from None
+            name = ckpt.step_dir_name(step)
+            directory = self.checkpoints / name
+            referenced = any(p is not None and p["dir"] == name for p in pointed.values())
+            if not (referenced and directory.is_dir()):  # a step's checkpoint is written once
+                ckpt.write_checkpoint(directory, model_state, train_state, metadata, ema_state)
+            ckpt.fault_point("pointer")
+            for w in which:
+                ckpt.write_pointer(self.checkpoints, w, name, step)
+                pointed[w] = {"dir": name, "step": step}
+        except StorageError as e:
+            last = pointed["last"]
+            kept = (f"the last good checkpoint, {last['dir']}, is kept" if last is not None
+                    else "no checkpoint was written yet")
+            err = StorageError(f"{e}; {kept}")
+            err.errno = e.errno
+            raise err from None
+        ckpt.fault_point("prune")
         self._prune({p["dir"] for p in pointed.values() if p is not None})
         return directory
 
     def _prune(self, keep: set[str]) -> None:
-        for child in self.checkpoints.iterdir():
-            if not child.is_dir() or child.name in keep:
+        """Deletes unreferenced step directories and what an earlier crash left half-done
+        (temporary directories and files); never a failure: the new checkpoint is in place."""
+        try:
+            children = list(self.checkpoints.iterdir())
+        except OSError:
+            return
+        for child in children:
+            if child.name in keep:
                 continue
-            if child.name.startswith("step-") or child.name.startswith(".step-"):
+            if child.is_dir() and (child.name.startswith("step-")
+                                   or child.name.startswith(".step-")):
                 shutil.rmtree(child, ignore_errors=True)
+            elif child.is_file() and child.name.startswith(".") and child.name.endswith(".tmp"):
+                child.unlink(missing_ok=True)
 
     def load_checkpoint(self, which: str = "last", *, with_state: bool = True) -> ckpt.Checkpoint:
         """Loads the ``which`` checkpoint (weights, EMA, training state)."""

@@ -1,4 +1,10 @@
-"""The one trainer for every family: phases, schedules, EMA, validation, checkpoints, DDP."""
+"""The one trainer for every family: phases, schedules, EMA, validation, checkpoints, DDP.
+
+Faults: SIGINT/SIGTERM stop after the current step with a checkpoint
+(:mod:`.signals`); a non-finite loss or gradient skips the step or stops training
+(``train.on_nan``); a checkpoint holding a NaN or inf is never written (training stops, the
+last good checkpoint stays); a failed write raises :class:`~genmodels.errors.StorageError`.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,16 @@ import torch
 from torch import Tensor, nn
 
 from ..config import TrainConfig
-from ..core import Objective
+from ..core import Objective, noise
 from ..data.loader import BatchLoader
-from ..errors import InputError, NonFiniteLossError
+from ..errors import InputError, NonFiniteLossError, TrainingInterrupted
 from . import distributed as D
 from .ema import EMA
 from .loggers import JsonlLogger, Logger
 from .precision import Precision, maybe_compile
 from .progress import ProgressBar
 from .schedule import LRSchedule
+from .signals import StopRequest
 from .state import PhaseState, guard_value, restore_rng, rng_state, split_data, validate
 from .store import RunStore
 
@@ -72,6 +79,8 @@ def _check_config(c: TrainConfig) -> None:
         raise InputError(f"train.optimizer: {c.optimizer!r} is not one of adam, adamw")
     if c.schedule not in ("cosine", "constant"):
         raise InputError(f"train.schedule: {c.schedule!r} is not one of cosine, constant")
+    if c.on_nan not in ("skip", "stop"):
+        raise InputError(f"train.on_nan: {c.on_nan!r} is not one of skip, stop")
 
 
 class Trainer:
@@ -101,6 +110,9 @@ class Trainer:
         self.progress = progress
         self.loggers: list[Logger] = list(loggers)
         self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
+        #: the weight average of the last :meth:`fit` (``None`` without ``ema_decay``): what
+        #: a run without a store samples with, since no checkpoint holds it.
+        self.ema: EMA | None = None
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -166,7 +178,12 @@ class Trainer:
                 is none yet).
 
         Raises:
-            NonFiniteLossError: after ``max_nonfinite`` non-finite steps in a row.
+            NonFiniteLossError: at a non-finite loss or gradient (``on_nan = "stop"``), after
+                ``max_nonfinite`` of them in a row (``"skip"``), or when the weights, EMA
+                weights or optimiser state to be checkpointed are not finite.
+            TrainingInterrupted: after SIGINT or SIGTERM, once the ``last`` checkpoint of the
+                step reached is written.
+            StorageError: when a checkpoint or the metrics cannot be written.
             InputError: for a bad config or an unreadable checkpoint.
         """
         if resume and self.store is None:
@@ -178,7 +195,9 @@ class Trainer:
             device = self._device(info)
             bar = ProgressBar(self.config.steps, enabled=(self.progress if info.rank == 0
                                                           else False))
-            return self._fit(model, objective, train, val, resume, info, device, bar)
+            with StopRequest() as stop:
+                self._stop = stop
+                return self._fit(model, objective, train, val, resume, info, device, bar)
         finally:
             if bar is not None:
                 bar.close()
@@ -202,6 +221,7 @@ class Trainer:
         self._amp = Precision(c.precision, device)
         phases = self._phases(model, objective, info, device)
         ema = EMA(model, c.ema_decay) if c.ema_decay > 0 else None
+        self.ema = ema
         x, cond, y = split_data(train)
         # tensors go to the device once (no per-step host copies); the rest is pinned
         x, cond, y = (t.to(device) if isinstance(t, Tensor) else t for t in (x, cond, y))
@@ -217,6 +237,7 @@ class Trainer:
             resumed_from = self._restore(model, phases, ema, loader, s, info, device)
         elif resume:
             log.warning("%s: no checkpoint yet; starting from step 0", self.store.path)
+            self.store.truncate_metrics(0)  # what a run killed before its first checkpoint logged
 
         step = s["step"]
         bar.reset(step)
@@ -233,10 +254,11 @@ class Trainer:
                 stopped = "budget"
                 break
             updated = False
-            for ph in phases:
+            for k, ph in enumerate(phases):
                 ph.sched.set_step(step)
-                for _ in range(ph.phase.steps):
-                    if self._phase_step(ph, loader, step, s, acc, ddp, info):
+                for j in range(ph.phase.steps):
+                    key = noise.shard_key(c.seed, step, k, j)
+                    if self._phase_step(ph, loader, step, s, acc, ddp, info, key):
                         updated = True
             if ema is not None and updated:
                 ema.update()
@@ -259,6 +281,12 @@ class Trainer:
             if c.checkpoint_every and step % c.checkpoint_every == 0:
                 self._save(model, phases, ema, loader, s, info, device, ("last",))
                 ckpt_step = step
+            if step < c.steps and self._stop_requested(info, device):
+                signum = int(self._stop.signum or 0)
+                if ckpt_step != step:
+                    self._save(model, phases, ema, loader, s, info, device, ("last",))
+                where = None if self.store is None else self.store.checkpoint_dir("last")
+                raise TrainingInterrupted(signum, step, where)
         if val is not None and val_step != step:
             last_val = self._validation(model, objective, val, ema, phases, loader, s, info,
                                         device, step)
@@ -276,12 +304,28 @@ class Trainer:
 
     # -- pieces --------------------------------------------------------------------------------
 
+    def _stop_requested(self, info: D.DistInfo, device: torch.device) -> bool:
+        """Whether a stop signal came (on any rank: all ranks stop at the same step)."""
+        signum = self._stop.signum or 0
+        if info.enabled:
+            t = D.all_reduce_max(torch.tensor([signum], dtype=torch.int64, device=device), info)
+            signum = int(t.item())
+            if signum and self._stop.signum is None:
+                self._stop.signum = signum
+        return bool(signum)
+
     def _phase_step(self, ph: PhaseState, loader: BatchLoader, step: int, s: dict[str, Any],
-                    acc: int, ddp: bool, info: D.DistInfo) -> bool:
-        """One optimiser step of one phase over ``acc`` micro-batches; whether it updated."""
+                    acc: int, ddp: bool, info: D.DistInfo, key: int) -> bool:
+        """One optimiser step of one phase over ``acc`` micro-batches; whether it updated.
+
+        Each objective call draws its noise inside :func:`~genmodels.core.noise.sharded_noise`
+        keyed by (seed, step, phase, inner step, micro-batch): per data point the same under
+        DDP as in one process, and the same after a resume.
+        """
         ph.opt.zero_grad(set_to_none=True)
         if acc == 1:
-            loss = ph.call(next(loader))
+            with noise.sharded_noise(key, info.rank, info.world_size):
+                loss = ph.call(next(loader))
             if loss.requires_grad:
                 self._amp.backward(loss)
             total = loss.detach()
@@ -289,7 +333,9 @@ class Trainer:
             total = None
             for i in range(acc):
                 with ph.wrapper.no_sync() if ddp and i < acc - 1 else nullcontext():
-                    loss = ph.call(next(loader))
+                    with noise.sharded_noise(noise.shard_key(key, i), info.rank,
+                                             info.world_size):
+                        loss = ph.call(next(loader))
                     if loss.requires_grad:
                         self._amp.backward(loss / acc)
                 total = loss.detach() if total is None else total + loss.detach()
@@ -319,14 +365,31 @@ class Trainer:
         s["nonfinite_total"] += 1
         s["nonfinite_in_a_row"] += 1
         n = s["nonfinite_in_a_row"]
+        if self.config.on_nan == "stop":
+            raise NonFiniteLossError(
+                f"training stopped at step {step + 1} (phase {ph.phase.name!r}): the loss or its "
+                f"gradient was not finite (train.on_nan = 'stop'); {self._kept()}"
+            )
         log.warning("step %d, phase %r: non-finite loss or gradient, step skipped (%d in a row)",
                     step + 1, ph.phase.name, n)
         if self.config.max_nonfinite and n >= self.config.max_nonfinite:
             raise NonFiniteLossError(
                 f"training stopped at step {step + 1} (phase {ph.phase.name!r}): the loss or its "
                 f"gradient was not finite {n} times in a row (train.max_nonfinite = "
-                f"{self.config.max_nonfinite}); try a lower train.lr or set train.grad_clip"
+                f"{self.config.max_nonfinite}); try a lower train.lr or set train.grad_clip; "
+                f"{self._kept()}"
             )
+
+    def _kept(self) -> str:
+        """Which checkpoint is left, for the messages of a stopped run."""
+        if self.store is None:
+            return "no run directory"
+        try:
+            step = self.store.checkpoint_step("last") if self.store.writes else None
+        except InputError:
+            step = None
+        return ("no checkpoint was written yet" if step is None
+                else f"the last good checkpoint (step {step}) is kept")
 
     def _log(self, step: int, phases: list[PhaseState], s: dict[str, Any],
              loader: BatchLoader, rate: float) -> None:
@@ -359,7 +422,7 @@ class Trainer:
     def _validation(self, model: nn.Module, objective: Objective, val: Any, ema: EMA | None,
                     phases: list[PhaseState], loader: BatchLoader, s: dict[str, Any],
                     info: D.DistInfo, device: torch.device, step: int) -> float | None:
-        v = validate(model, objective, val, ema, self.config, device)
+        v = validate(model, objective, val, ema, self.config, device, info.world_size)
         if v is None:
             return None
         if info.enabled:  # every rank takes rank 0's decision
@@ -405,11 +468,12 @@ class Trainer:
               which: tuple[str, ...]) -> None:
         if self.store is None:
             return
-        with torch.no_grad():
-            finite = bool(torch.stack([p.isfinite().all() for p in model.parameters()]).all())
-        if not finite:
-            log.warning("step %d: parameters are not finite; checkpoint not written", s["step"])
-            return
+        bad = _nonfinite(model, ema, phases)
+        if bad is not None:
+            raise NonFiniteLossError(
+                f"training stopped at step {s['step']}: {bad} not finite, so no checkpoint was "
+                f"written; {self._kept()}"
+            )
         state = self._train_state(phases, ema, loader, s, info, device)  # collective under DDP
         if info.rank == 0:
             meta = {**self.metadata, "library_version": state["library_version"],
@@ -447,3 +511,25 @@ class Trainer:
             raise InputError(f"{where}: checkpoint does not fit this run ({first})") from None
         self.store.truncate_metrics(s["step"])
         return s["step"]
+
+
+def _nonfinite(model: nn.Module, ema: EMA | None, phases: list[PhaseState]) -> str | None:
+    """What would put a NaN or inf into a checkpoint (``None``: nothing): the weights and
+    buffers, the EMA weights, the optimiser state. One host synchronisation."""
+    groups: list[tuple[str, list[Tensor]]] = [
+        ("the weights are", [t for t in model.state_dict().values() if t.is_floating_point()])]
+    if ema is not None:
+        groups.append(("the EMA weights are", [t for t in ema.state_dict().values()
+                                           if t.is_floating_point()]))
+    for ph in phases:
+        groups.append((f"the optimiser state of phase {ph.phase.name!r} is", [
+            t for st in ph.opt.state.values() for t in st.values()
+            if isinstance(t, Tensor) and t.is_floating_point()]))
+    with torch.no_grad():
+        flags = [torch.stack([t.isfinite().all() for t in ts]).all() if ts else
+                 torch.ones((), dtype=torch.bool) for _, ts in groups]
+        ok = torch.stack([f.to(flags[0].device) for f in flags]).tolist()
+    for (what, _), good in zip(groups, ok):
+        if not good:
+            return what
+    return None

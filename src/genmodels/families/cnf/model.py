@@ -169,6 +169,18 @@ class CNF(IterativeModel, DensityModel):
         self.last_nfe = sol.nfe
         return sol
 
+    @torch.no_grad()
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None,
+                   nfe: int | None = None) -> Tensor:
+        """``(K + 1, n, *D)`` states from the base draw (``t = T``) to the data end, by Heun's
+        method on a uniform grid of ``K = nfe // 2`` steps."""
+        steps = max(1, (nfe or self.default_nfe) // 2)
+        z = self.base.sample(n, generator=generator).to(self.device)
+        states = [z]
+        integrate(lambda t, y: self.velocity(t, y, None), z, self._grid(self.T, 0.0, steps, z),
+                  "heun", callback=lambda t, y: states.append(y))
+        return torch.stack(states)
+
     def sample(self, n: int, *, cond: Tensor | None = None,
                generator: torch.Generator | None = None, sampler: str | None = None,
                nfe: int | None = None) -> Tensor:

@@ -10,6 +10,7 @@ from ...errors import InputError
 from ...nn.time import TimeMLP
 from ...nn.unet import UNet
 from ...paths import OU, VE, VP, ConstantG, CosineSNRG, ForwardSDE, LinearG, SubVP
+from ...paths.guidance import check_guidance
 from ...registry import DataInfo
 from .config import DiffusionConfig, OUConfig, SubVPConfig, VEConfig, VPConfig
 from .model import ScoreDiffusion
@@ -28,19 +29,31 @@ class FlatNet(nn.Module):
         return self.net(x.flatten(1), t, cond).reshape(x.shape)
 
 
+def n_classes_of(config: DiffusionConfig, info: DataInfo) -> int:
+    """The number of classes a ``model.conditional`` network embeds (0 when unconditional)."""
+    if not config.conditional:
+        return 0
+    if not info.n_classes:
+        raise InputError("model.conditional=true: the data set has no class labels")
+    return int(info.n_classes)
+
+
 def make_network(config: DiffusionConfig, info: DataInfo) -> nn.Module:
-    """A U-Net for ``(C, H, W)`` images, a time-conditioned residual MLP otherwise."""
+    """A U-Net for ``(C, H, W)`` images, a time-conditioned residual MLP otherwise (both with
+    a class embedding when ``config.conditional``)."""
     shape = tuple(info.event_shape)
+    k = n_classes_of(config, info)
     kind = config.network
     if kind == "auto":
         kind = "unet" if len(shape) == 3 else "mlp"
     if kind == "unet":
         if len(shape) != 3:
             raise InputError(f"model.network: unet needs (C, H, W) images, got {shape}")
-        return UNet(shape[0], config.unet_base, config.unet_levels)
+        return UNet(shape[0], config.unet_base, config.unet_levels, n_classes=k)
     if config.width < 1 or config.blocks < 0:
         raise InputError(f"model.width/blocks: {config.width}/{config.blocks} are invalid")
-    return FlatNet(TimeMLP(math.prod(shape), config.width, config.blocks, config.activation))
+    return FlatNet(TimeMLP(math.prod(shape), config.width, config.blocks, config.activation,
+                           n_classes=k))
 
 
 def make_sde(config: DiffusionConfig) -> ForwardSDE:
@@ -70,8 +83,19 @@ def build_diffusion(config: DiffusionConfig,
         raise InputError("model.likelihood_steps and model.probes must be >= 1")
     if config.bound_samples < 2:
         raise InputError(f"model.bound_samples: {config.bound_samples} must be >= 2")
+    if config.grid_rho < 0:
+        raise InputError(f"model.grid_rho: {config.grid_rho} must be positive (0: default)")
+    check_guidance(config.guidance)
+    if not 0 <= config.p_uncond < 1:
+        raise InputError(f"model.p_uncond: {config.p_uncond} must be in [0, 1)")
+    if not config.conditional and config.guidance != 0:
+        raise InputError("model.guidance: the model is unconditional (train it with "
+                         "model.conditional=true)")
+    if config.conditional and config.p_uncond == 0 and config.guidance != 0:
+        raise InputError("model.guidance needs an unconditional network: model.p_uncond=0 "
+                         "never trained the null label")
     options = SamplerOptions(config.grid, config.dpm_order, config.ddim_eta, config.pc_snr,
-                             config.rtol, config.rtol)
+                             config.rtol, config.rtol, config.grid_rho or None)
     likelihood = {"solver": config.likelihood_solver, "steps": config.likelihood_steps,
                   "rtol": config.likelihood_rtol, "atol": config.likelihood_rtol,
                   "probes": config.probes, "exact_max_dim": config.exact_max_dim,
@@ -80,7 +104,8 @@ def build_diffusion(config: DiffusionConfig,
                            prediction=config.prediction, sampler=config.sampler,
                            nfe=config.nfe, options=options, likelihood=likelihood,
                            precondition=config.precondition, sigma_data=config.sigma_data,
-                           log_prob=config.log_prob, bound_samples=config.bound_samples)
+                           log_prob=config.log_prob, bound_samples=config.bound_samples,
+                           n_classes=n_classes_of(config, info), guidance=config.guidance)
     objective = DenoisingScoreMatching(config.weighting, config.t_sampling,
-                                       config.min_snr_gamma)
+                                       config.min_snr_gamma, p_uncond=config.p_uncond)
     return model, objective

@@ -35,7 +35,10 @@ class DiffusionConfig:
         grid: the sampling time grid: ``auto`` (log-SNR for DPM-Solver and ``exp``; for the
             others uniform in ``t`` on VP and sub-VP, log-SNR on OU and VE), ``logsnr``,
             ``uniform``, ``quadratic``, ``edm``;
-            the likelihood's ODE uses log-SNR under ``auto``.
+            the likelihood's ODE uses log-SNR under ``auto``; UniPC under ``auto`` takes the
+            power-ρ grid in ``t`` (``quadratic``, ρ = 2.5) on VP and sub-VP.
+        grid_rho: the exponent of the ``quadratic`` (power-ρ in ``t``) and ``edm`` grids;
+            0 for the grid's own (2, 7; 2.5 for UniPC under ``auto``).
         dpm_order: the order of ``dpm-solver`` / ``dpm-solver++`` without a suffix.
         ddim_eta: DDIM's :math:`\\eta`.
         pc_snr: the Langevin corrector's signal-to-noise ratio.
@@ -48,6 +51,15 @@ class DiffusionConfig:
         log_prob: what ``log_prob`` (``score``, the ``nll`` metric) returns: ``pf-ode`` (the
             probability-flow ODE likelihood) or ``bound`` (the variational bound).
         bound_samples: network evaluations per point of the variational bound.
+        conditional: condition the network on the data's class labels (a learnt embedding
+            with a null token, added to the time embedding); the data must have labels.
+        p_uncond: the probability that a training label is replaced by the null token
+            (Ho & Salimans 2022), so the same network is also unconditional.
+        guidance: the classifier-free guidance weight :math:`w` of labelled sampling,
+            :math:`\\tilde\\varepsilon = (1 + w)\\varepsilon(x, t, c) - w\\varepsilon(x, t,
+            \\varnothing)`; 0 is conditional sampling, diffusers' guidance scale is
+            :math:`1 + w` (:mod:`genmodels.paths.guidance`). ``genmodels sample --set
+            model.guidance=2`` changes it at sampling time.
     """
 
     network: str = field(default="auto", metadata={"choices": ("auto", "mlp", "unet")})
@@ -65,6 +77,7 @@ class DiffusionConfig:
     sampler: str = field(default="dpm-solver++", metadata={"choices": tuple(SAMPLERS)})
     nfe: int = 20
     grid: str = field(default="auto", metadata=_GRIDS)
+    grid_rho: float = 0.0
     dpm_order: int = 3
     ddim_eta: float = 0.0
     pc_snr: float = 0.16
@@ -77,6 +90,9 @@ class DiffusionConfig:
     probes: int = 1
     log_prob: str = field(default="pf-ode", metadata={"choices": ("pf-ode", "bound")})
     bound_samples: int = 32
+    conditional: bool = False
+    p_uncond: float = 0.1
+    guidance: float = 0.0
 
 
 @dataclass

@@ -17,18 +17,25 @@ the preconditioning of Karras et al. (2022, EDM, Table 1); for every target it m
 prediction extrapolate correctly far out in the tails, where a plain network saturates and
 the probability-flow ODE then throws samples away. Every sampler and the likelihood consume
 the score :math:`s_\theta = \mathrm{convert}(\hat y, \text{prediction} \to \text{score})`.
+
+A class-conditional model (``n_classes > 0``) takes integer labels as ``cond`` (``-1`` or
+``None``: the null token); labelled sampling uses the classifier-free guided score
+:math:`(1 + w)s_\theta(x, t, c) - w\,s_\theta(x, t, \varnothing)`
+(:func:`genmodels.paths.guidance.guided`, Ho & Salimans 2022).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-from ...core import IterativeModel, VariationalBound
+from ...core import IterativeModel, LabelConditional, VariationalBound
 from ...errors import InputError
 from ...paths import coefficients, convert, expand
+from ...paths.guidance import as_labels, check_guidance, guided
 from ...paths.sde import ForwardSDE
 from ...solvers import Solution
 from .bound import variational_bound
@@ -36,7 +43,7 @@ from .likelihood import pf_ode_log_prob
 from .samplers import SAMPLERS, SamplerOptions, sample
 
 
-class ScoreDiffusion(IterativeModel, VariationalBound):
+class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
     """A diffusion model: sampling by the reverse SDE or the probability-flow ODE, density
     by the probability-flow ODE, and the variational bound of the reverse SDE.
 
@@ -53,6 +60,8 @@ class ScoreDiffusion(IterativeModel, VariationalBound):
         log_prob: what :meth:`log_prob` returns: ``"pf-ode"`` (the probability-flow ODE
             likelihood) or ``"bound"`` (the variational bound, :meth:`log_prob_bound`).
         bound_samples: network evaluations per point of the bound's Monte Carlo estimate.
+        n_classes: the classes ``net`` embeds (0: unconditional).
+        guidance: the default guidance weight :math:`w` of labelled sampling.
     """
 
     #: every sampler; an instance puts its configured default first
@@ -63,8 +72,10 @@ class ScoreDiffusion(IterativeModel, VariationalBound):
                  prediction: str = "noise", sampler: str = "dpm-solver++", nfe: int = 20,
                  options: SamplerOptions | None = None, likelihood: dict | None = None,
                  precondition: bool = True, sigma_data: float = 1.0,
-                 log_prob: str = "pf-ode", bound_samples: int = 32) -> None:
+                 log_prob: str = "pf-ode", bound_samples: int = 32, n_classes: int = 0,
+                 guidance: float = 0.0) -> None:
         super().__init__()
+        self.n_classes, self.guidance = int(n_classes), check_guidance(guidance)
         if log_prob not in ("pf-ode", "bound"):
             raise InputError(f"log_prob {log_prob!r}: unknown (known: pf-ode, bound)")
         if bound_samples < 2:
@@ -119,28 +130,67 @@ class ScoreDiffusion(IterativeModel, VariationalBound):
         return self.predict(x, t, "score", cond=cond)
 
     # ---- sampling ------------------------------------------------------------------------
+    def sampling_score(self, n: int, cond: Tensor | None = None,
+                       guidance: float | None = None) -> Callable[[Tensor, Tensor], Tensor]:
+        r"""The score ``f(t, x)`` the samplers integrate: :math:`s_\theta(x, t, c)`, or for a
+        class-conditional model given labels the guided
+        :math:`(1 + w)s_\theta(x, t, c) - w\,s_\theta(x, t, \varnothing)`."""
+        if not self.n_classes:
+            if guidance is not None:
+                raise InputError("model.guidance: the model was trained without labels "
+                                 "(set model.conditional=true)")
+            return lambda t, y: self.score(y, t, cond=cond)
+        w = self.guidance if guidance is None else check_guidance(guidance)
+        if cond is None:
+            return lambda t, y: self.score(y, t)
+        labels = as_labels(cond.to(self.device), n, self.n_classes)
+        return guided(lambda t, y, c: self.score(y, t, cond=c), labels, w)
+
     @torch.no_grad()
     def sample_with_info(self, n: int, *, cond: Tensor | None = None,
                          generator: torch.Generator | None = None, sampler: str | None = None,
-                         nfe: int | None = None) -> Solution:
-        """Draws ``n`` points and reports the network evaluations used (``Solution.nfe``)."""
+                         nfe: int | None = None, guidance: float | None = None) -> Solution:
+        """Draws ``n`` points and reports the score evaluations used (``Solution.nfe``; a
+        guided evaluation runs the network once on a doubled batch).
+
+        ``cond``: ``(n,)`` labels of a class-conditional model (none: unconditional
+        samples); ``guidance``: the weight :math:`w` (default: the configured one)."""
         name = sampler or self.samplers[0]
         budget = self.default_nfe if nfe is None else nfe
         if cond is not None and cond.shape[0] != n:
             raise ValueError(f"cond has {cond.shape[0]} rows for {n} samples")
+        score = self.sampling_score(n, cond, guidance)
         x = self.sde.prior_sample((n, *self.event_shape), generator=generator,
                                   device=self.device)
-        sol = sample(name, lambda t, y: self.score(y, t, cond=cond), self.sde, x, nfe=budget,
+        sol = sample(name, score, self.sde, x, nfe=budget,
                      generator=generator, options=self.options)
         self.last_nfe = sol.nfe
         return sol
 
+    @torch.no_grad()
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None,
+                   nfe: int | None = None) -> Tensor:
+        """``(K + 1, n, *D)`` states of the probability-flow ODE from the prior (``t = T``) to
+        ``t_eps``, by Heun's method on a uniform grid of ``K = nfe // 2`` steps."""
+        from ...solvers import integrate
+        from .samplers import probability_flow
+
+        steps = max(1, (nfe or 32) // 2)
+        x = self.sde.prior_sample((n, *self.event_shape), generator=generator,
+                                  device=self.device)
+        states = [x]
+        field = probability_flow(lambda t, y: self.score(y, t), self.sde)
+        integrate(field, x, self.sde.time_grid(steps, "uniform"), "heun",
+                  callback=lambda t, y: states.append(y))
+        return torch.stack(states)
+
     def sample(self, n: int, *, cond: Tensor | None = None,
                generator: torch.Generator | None = None, sampler: str | None = None,
-               nfe: int | None = None) -> Tensor:
-        """Draws ``n`` points ``(n, *D)`` with ``sampler`` (default: the configured one)."""
+               nfe: int | None = None, guidance: float | None = None) -> Tensor:
+        """Draws ``n`` points ``(n, *D)`` with ``sampler`` (default: the configured one);
+        ``cond`` and ``guidance`` as in :meth:`sample_with_info`."""
         return self.sample_with_info(n, cond=cond, generator=generator, sampler=sampler,
-                                     nfe=nfe).x
+                                     nfe=nfe, guidance=guidance).x
 
     # ---- density -------------------------------------------------------------------------
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:

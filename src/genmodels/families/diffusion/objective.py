@@ -23,8 +23,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...core import Batch, LossOutput, Objective
+from ...core import Batch, LabelConditional, LossOutput, Objective, noise
 from ...errors import InputError
+from ...paths.guidance import drop_labels
 from ...paths.sde import ForwardSDE
 
 WEIGHTINGS = ("likelihood", "sigma2", "uniform", "min-snr")
@@ -66,7 +67,7 @@ class TimeDensity:
     def sample(self, n: int, *, device: torch.device, generator: torch.Generator | None = None
                ) -> tuple[Tensor, Tensor]:
         """Times ``(n,)`` (float64) and the factors :math:`1/(p(t)(T-t_\\varepsilon))`."""
-        u = torch.rand(n, generator=generator, dtype=torch.float64, device=device)
+        u = noise.rand((n,), generator=generator, dtype=torch.float64, device=device)
         if self.kind == "uniform":
             return self.sde.t_eps + self.span * u, torch.ones_like(u)
         cdf, ts, q = (a.to(device) for a in (self.cdf, self.ts, self.q))
@@ -89,13 +90,16 @@ class DenoisingScoreMatching(Objective):
     """
 
     def __init__(self, weighting: str = "sigma2", t_sampling: str = "uniform",
-                 min_snr_gamma: float = 5.0) -> None:
+                 min_snr_gamma: float = 5.0, p_uncond: float = 0.1) -> None:
         if weighting not in WEIGHTINGS:
             raise InputError(f"weighting {weighting!r}: unknown (known: {', '.join(WEIGHTINGS)})")
         if t_sampling not in T_DENSITIES:
             raise InputError(f"t_sampling {t_sampling!r}: unknown "
                              f"(known: {', '.join(T_DENSITIES)})")
+        if not 0 <= p_uncond <= 1:
+            raise InputError(f"p_uncond {p_uncond} must be in [0, 1]")
         self.weighting, self.t_sampling, self.gamma = weighting, t_sampling, min_snr_gamma
+        self.p_uncond = float(p_uncond)
         self._density: TimeDensity | None = None
 
     def __call__(self, model: nn.Module, batch: Batch, phase: str = "main") -> LossOutput:
@@ -104,9 +108,14 @@ class DenoisingScoreMatching(Objective):
             self._density = TimeDensity(sde, self.t_sampling)
         x0 = batch.x
         t, iw = self._density.sample(x0.shape[0], device=x0.device)
-        eps = torch.randn_like(x0)
+        eps = noise.randn_like(x0)
         xt = sde.perturb(x0, t, eps).to(x0.dtype)
-        eps_hat = model.predict(xt, t, "noise", cond=batch.cond)
+        cond = batch.cond
+        if isinstance(model, LabelConditional) and model.n_classes:
+            if batch.y is None:
+                raise InputError("a class-conditional diffusion model needs labelled batches")
+            cond = drop_labels(batch.y, self.p_uncond)
+        eps_hat = model.predict(xt, t, "noise", cond=cond)
         err = (eps_hat - eps).flatten(1).square().mean(1)
         w = (noise_weight(sde, t, self.weighting, self.gamma) * iw).to(err.dtype)
         loss = (w * err).mean()

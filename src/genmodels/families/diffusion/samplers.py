@@ -21,6 +21,9 @@ and :math:`\hat x_0 = (x - \sigma_t\hat\varepsilon)/\alpha_t`:
 * ``dpm-solver`` (noise form) and ``dpm-solver++`` (data form), multistep, orders 1–3, in
   :math:`\lambda = \log(\alpha/\sigma)` with :math:`h = \lambda_s - \lambda_t`
   (Lu et al. 2022, arXiv 2206.00927 and 2211.01095).
+* ``unipc-2``, ``-3``, ``-4``: UniPC, an exponential multistep predictor in data form with a
+  corrector that reuses the next step's evaluation, global order 2–4 (Zhao et al. 2023,
+  arXiv 2302.04867; :mod:`.unipc`).
 
 The number of network evaluations (NFE) is counted; ``nfe`` sets the budget
 (``heun`` takes ``nfe // 2`` steps, ``rk4`` ``nfe // 4``, ``pc`` ``nfe // 2``; ``dopri5`` is
@@ -39,6 +42,7 @@ from torch import Tensor
 from ...errors import InputError
 from ...paths.sde import ForwardSDE, expand, integrate_scalar
 from ...solvers import Counted, Solution, get_solver, integrate, integrate_adaptive
+from .unipc import unipc
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -47,31 +51,56 @@ SAMPLERS: dict[str, tuple[str, int]] = {
     "dpm-solver++": ("dpm++", 0), "dpm-solver": ("dpm", 0),
     "dpm-solver-2": ("dpm", 2), "dpm-solver-3": ("dpm", 3),
     "dpm-solver++2": ("dpm++", 2), "dpm-solver++3": ("dpm++", 3),
+    "unipc-2": ("unipc", 2), "unipc-3": ("unipc", 3), "unipc-4": ("unipc", 4),
     "ddim": ("ddim", 1), "em": ("em", 1), "exp": ("exp", 1), "pc": ("pc", 1),
     "euler": ("ode", 1), "heun": ("ode", 2), "rk4": ("ode", 4), "dopri5": ("adaptive", 5),
 }
 
 
-#: The time grid each kind of sampler uses under ``grid="auto"``: ``"process"`` means the
-#: forward process's own :attr:`~genmodels.paths.ForwardSDE.sampling_grid` (uniform in ``t``
-#: for VP and sub-VP, whose linear β schedule was designed on that clock; log-SNR for the
-#: others). DPM-Solver and ``exp`` integrate the linear part exactly and keep uniform log-SNR
-#: steps (Lu et al. 2022). Measured on vp-sde, W2 at 20 NFE over 3 seeds, uniform-t vs
-#: log-SNR, moons: DDIM 0.172 / 0.251, EM 0.115 / 0.153, Euler 0.125 / 0.193; on OU (T = 6)
-#: a uniform-t grid wastes most steps where nothing happens and ends with one huge step, so
-#: there log-SNR is the default (docs/families/diffusion.md).
-AUTO_GRID: dict[str, str] = {"dpm": "logsnr", "dpm++": "logsnr", "adaptive": "logsnr",
+#: The time grid each kind of sampler uses under ``grid="auto"``. ``"power"``: the power-ρ
+#: grid in ``t`` (:data:`AUTO_RHO`) on VP and sub-VP, log-SNR elsewhere (DPM-Solver++ and
+#: UniPC at <= 20 NFE; docs/families/diffusion.md). ``"process"``: the forward process's own
+#: :attr:`~genmodels.paths.ForwardSDE.sampling_grid` (uniform in ``t`` for VP and sub-VP,
+#: whose linear β schedule was designed on that clock; log-SNR for the others). DPM-Solver
+#: (noise form) and ``exp`` keep uniform log-SNR steps (Lu et al. 2022). Measured on vp-sde,
+#: W2 at 20 NFE over 3 seeds, uniform-t vs log-SNR, moons: DDIM 0.172 / 0.251, EM 0.115 /
+#: 0.153, Euler 0.125 / 0.193; on OU (T = 6) a uniform-t grid wastes most steps where nothing
+#: happens and ends with one huge step, so there log-SNR is the default
+#: (docs/families/diffusion.md).
+AUTO_GRID: dict[str, str] = {"dpm": "logsnr", "dpm++": "power", "adaptive": "logsnr",
+                             "unipc": "power",
                              "exp": "logsnr", "ode": "process", "em": "process",
                              "pc": "process", "ddim": "process"}
 
 
+#: The exponent of the power-ρ time grid (``"quadratic"``) that ``"power"`` picks under
+#: ``grid="auto"``, by kind: measured on vp-sde on the three 2-D toys at 5 / 10 / 20 NFE over
+#: ρ = 1.5, 2, 2.5, 3 and against uniform-t, log-SNR and EDM (ρ = 7) grids
+#: (benchmarks/bench_diffusion_fewstep.py; the table is in docs/families/diffusion.md).
+AUTO_RHO: dict[str, float] = {"dpm++": 2.0, "unipc": 2.5}
+#: Where UniPC's power grid ends under ``grid="auto"`` (times ``T``), the last evaluation then
+#: spent on the denoiser :math:`\hat x_0` there (a denoised last step, as EDM's last step to
+#: σ = 0): moons, 10 NFE, 5 seeds, W2 / floor 1.53 ending at t_eps = 1e-3, 1.43 at 1e-2
+#: denoised (the 100-NFE reference: 1.42).
+AUTO_T_END = 1e-2
+
+
 def grid_for(name: str, grid: str, sde: ForwardSDE) -> str:
     """The grid sampler ``name`` runs on for ``sde``: ``grid``, or under ``"auto"`` its own
-    (:data:`AUTO_GRID`)."""
+    (:data:`AUTO_GRID`; ``"power"``: the power-ρ grid in ``t`` where the process's clock is
+    ``t`` (VP, sub-VP), log-SNR elsewhere)."""
     if grid != "auto":
         return grid
     g = AUTO_GRID[SAMPLERS[name][0]]
+    if g == "power":
+        return "quadratic" if sde.sampling_grid == "uniform" else "logsnr"
     return sde.sampling_grid if g == "process" else g
+
+
+def _rho(name: str, o: SamplerOptions) -> float | None:
+    if o.grid_rho is not None or o.grid != "auto":
+        return o.grid_rho
+    return AUTO_RHO.get(SAMPLERS[name][0])
 
 
 @dataclass
@@ -81,6 +110,13 @@ class SamplerOptions:
     Attributes:
         grid: the time grid: ``"auto"`` (each sampler's own, :data:`AUTO_GRID`), ``"logsnr"``,
             ``"uniform"``, ``"quadratic"`` or ``"edm"``.
+        grid_rho: the exponent of the ``"quadratic"`` (power-ρ in ``t``, default 2) and
+            ``"edm"`` (default 7) grids; ``None`` for their defaults.
+        t_end: the last time of DPM-Solver's and UniPC's grid (``None``: ``t_eps``, or
+            :data:`AUTO_T_END` for UniPC under ``grid="auto"`` on VP and sub-VP).
+        denoise: spend the last evaluation on the denoiser
+            :math:`\\hat x_0 = (x + \\sigma^2 s)/\alpha` at ``t_end`` (``None``: only for
+            UniPC under ``grid="auto"`` on VP and sub-VP).
         dpm_order: the order of ``dpm-solver``/``dpm-solver++`` without a suffix.
         ddim_eta: DDIM's :math:`\\eta` (0: deterministic).
         pc_snr: the Langevin corrector's signal-to-noise ratio.
@@ -94,6 +130,9 @@ class SamplerOptions:
     pc_snr: float = 0.16
     rtol: float = 1e-3
     atol: float = 1e-3
+    grid_rho: float | None = None
+    t_end: float | None = None
+    denoise: bool | None = None
 
 
 def _t(t: Tensor) -> Tensor:
@@ -108,6 +147,16 @@ class _Coef:
         self.alpha = float(sde.alpha(t))
         self.sigma = float(sde.sigma(t))
         self.lam = math.log(self.alpha / self.sigma)
+
+
+def probability_flow(score: ScoreFn, sde: ForwardSDE) -> Callable[[Tensor, Tensor], Tensor]:
+    r"""The probability-flow ODE's field :math:`f(t)x - \tfrac12 g^2(t)\,s(x, t)` (Song et
+    al. 2021), as ``field(t, x)``."""
+
+    def field(t: Tensor, y: Tensor) -> Tensor:
+        return sde.drift(y, t) - 0.5 * expand(sde.g2(_t(t)).to(y.dtype), y) * score(t, y)
+
+    return field
 
 
 def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
@@ -133,8 +182,7 @@ def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
     grid = grid_for(name, o.grid, sde)
     sc = Counted(score)
 
-    def pf_ode(t: Tensor, y: Tensor) -> Tensor:
-        return sde.drift(y, t) - 0.5 * expand(sde.g2(_t(t)).to(y.dtype), y) * sc(t, y)
+    pf_ode = probability_flow(sc, sde)
 
     if kind == "adaptive":
         out = integrate_adaptive(pf_ode, x, sde.T, sde.t_eps, rtol=o.rtol, atol=o.atol)
@@ -142,25 +190,49 @@ def sample(name: str, score: ScoreFn, sde: ForwardSDE, x: Tensor, *, nfe: int,
     if kind == "ode":
         solver = get_solver(name)
         steps = max(1, nfe // solver.evals)
-        out = integrate(pf_ode, x, sde.time_grid(steps, grid), solver)
+        out = integrate(pf_ode, x, sde.time_grid(steps, grid, rho=_rho(name, o)), solver)
         return Solution(out.x, sc.nfe, steps)
     if kind == "em":
         def rev_drift(t: Tensor, y: Tensor) -> Tensor:
             return sde.drift(y, t) - expand(sde.g2(_t(t)).to(y.dtype), y) * sc(t, y)
-        out = integrate(rev_drift, x, sde.time_grid(nfe, grid), "em", g=sde.g,
+        out = integrate(rev_drift, x, sde.time_grid(nfe, grid, rho=_rho(name, o)), "em", g=sde.g,
                         generator=generator)
         return Solution(out.x, sc.nfe, nfe)
     if kind == "pc":
         steps = max(1, nfe // 2)
-        x = _pc(sc, sde, x, sde.time_grid(steps, grid), o.pc_snr, generator)
+        x = _pc(sc, sde, x, sde.time_grid(steps, grid, rho=_rho(name, o)), o.pc_snr, generator)
         return Solution(x, sc.nfe, steps)
     if kind in ("exp", "ddim"):
-        ts = sde.time_grid(nfe, grid)
+        ts = sde.time_grid(nfe, grid, rho=_rho(name, o))
         x = (_exponential(sc, sde, x, ts, generator) if kind == "exp" else
              _ddim(sc, sde, x, ts, o.ddim_eta, generator))
         return Solution(x, sc.nfe, nfe)
-    x = _dpm(sc, sde, x, sde.time_grid(nfe, grid), order or o.dpm_order, data=kind == "dpm++")
+    t_end, denoise = _endpoint(name, o, sde)
+    if denoise and nfe < 2:
+        raise InputError(f"sampler {name!r}: a denoised last step needs nfe >= 2, got {nfe}")
+    steps = nfe - 1 if denoise else nfe
+    ts = sde.time_grid(steps, grid, rho=_rho(name, o), t_min=t_end)
+    if kind == "unipc":
+        x = unipc(sc, sde, x, ts, order)
+    else:
+        x = _dpm(sc, sde, x, ts, order or o.dpm_order, data=kind == "dpm++")
+    if denoise:  # Tweedie: x̂0 = (x + σ² s(x, t)) / α at the grid's last time
+        c = _Coef(sde, ts[-1])
+        x = (x + c.sigma**2 * sc(ts[-1], x)) / c.alpha
     return Solution(x, sc.nfe, nfe)
+
+
+def _endpoint(name: str, o: SamplerOptions, sde: ForwardSDE) -> tuple[float, bool]:
+    """The grid's last time and whether the last evaluation denoises there (DPM-Solver and
+    UniPC). Under ``grid="auto"`` UniPC on the power grid ends at :data:`AUTO_T_END` ``· T``
+    and denoises; everything else ends at ``t_eps`` without."""
+    auto = o.grid == "auto" and grid_for(name, "auto", sde) == "quadratic" and \
+        SAMPLERS[name][0] == "unipc"
+    t_end = o.t_end if o.t_end is not None else (AUTO_T_END * sde.T if auto else sde.t_eps)
+    if not sde.t_eps <= t_end < sde.T:
+        raise InputError(f"sampler {name!r}: t_end {t_end} must lie in [t_eps, T) = "
+                         f"[{sde.t_eps}, {sde.T})")
+    return t_end, o.denoise if o.denoise is not None else auto
 
 
 def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:

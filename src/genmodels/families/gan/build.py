@@ -37,6 +37,8 @@ def _check(c: GANConfig, penalty: bool) -> None:
         raise InputError("model.hidden / critic_hidden / channels: widths must be >= 1")
     if c.n_critic < 1:
         raise InputError(f"model.n_critic: {c.n_critic} must be >= 1")
+    if c.pack < 1:
+        raise InputError(f"model.pack: {c.pack} must be >= 1 (points per critic input)")
     if not (c.critic_lr_scale > 0 and c.generator_lr_scale > 0):
         raise InputError("model.critic_lr_scale / generator_lr_scale: must be > 0")
     if penalty and c.critic_norm == "batch":
@@ -63,14 +65,16 @@ def build_networks(c: GANConfig, info: DataInfo, critic_out: int | None = 1) -> 
     else:
         gen = MLP(c.latent, d, c.hidden, c.activation)
     critic = None
+    m = c.pack
     if critic_out is not None:
         if image:
-            critic = DCGANCritic(shape, critic_out, c.channels, c.critic_norm)
+            packed = (m * shape[0], *shape[1:])
+            critic = DCGANCritic(packed, critic_out, c.channels, c.critic_norm)
         else:
-            critic = MLP(d, critic_out, c.critic_hidden, c.activation)
+            critic = MLP(m * d, critic_out, c.critic_hidden, c.activation)
         if c.spectral_norm:
             critic = _spectral(critic)
-    return GAN(gen, critic, c.latent, shape, flat_critic=not image)
+    return GAN(gen, critic, c.latent, shape, flat_critic=not image, pack=m)
 
 
 def _adversarial(loss: L.AdversarialLoss, c: GANConfig, info: DataInfo, *, gp: float = 0.0,
@@ -124,6 +128,9 @@ def build_lsgan(c: LSGANConfig, info: DataInfo) -> tuple[GAN, Adversarial]:
 def build_mmd_gan(c: MMDGANConfig, info: DataInfo) -> tuple[GAN, MomentMatching]:
     """Moment matching with a fixed kernel, or MMD-GAN with a learned embedding."""
     _check(c, False)
+    if c.pack != 1:
+        raise InputError(f"model.pack: {c.pack}: packing is for the critic games; the MMD "
+                         "already compares whole batches (use pack=1)")
     if not c.bandwidths or min(c.bandwidths) <= 0:
         raise InputError(f"model.bandwidths: {list(c.bandwidths)} must be positive")
     if c.embedding < 1 or c.clip < 0:

@@ -32,6 +32,8 @@ class GANConfig:
         n_critic: critic steps per generator step.
         critic_lr_scale: the critic's learning rate relative to ``train.lr``.
         generator_lr_scale: the generator's learning rate relative to ``train.lr``.
+        pack: PacGAN packing degree m: the critic judges m points at once (1: none; the
+            critic games only, Lin et al. 2018).
     """
 
     latent: int = 8
@@ -45,6 +47,7 @@ class GANConfig:
     n_critic: int = 1
     critic_lr_scale: float = 1.0
     generator_lr_scale: float = 1.0
+    pack: int = 1
 
 
 @dataclass

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from ...core import Batch, LossOutput, Objective, Phase
+from ...core import Batch, LossOutput, Objective, Phase, noise
 from .losses import AdversarialLoss
 from .model import GAN
 
@@ -51,18 +51,25 @@ def gradient_penalty(model: GAN, real: Tensor, fake: Tensor,
                      generator: torch.Generator | None = None) -> Tensor:
     r"""The two-sided penalty :math:`\mathbb E_{\hat x}[(\lVert\nabla_{\hat x} V(\hat x)\rVert_2
     - 1)^2]` on :math:`\hat x = \epsilon x + (1 - \epsilon)\tilde x` with **one**
-    :math:`\epsilon \sim U[0, 1]` per sample, for points of any shape ``(B, *D)``.
+    :math:`\epsilon \sim U[0, 1]` per sample, for points of any shape ``(B, *D)``. With
+    PacGAN packing (``model.pack = m``) a sample is a pack of m points: one ε per pack, and
+    the norm over the whole pack (the critic's input).
 
     Reference: Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017,
     https://arxiv.org/abs/1704.00028
     """
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    m = model.pack
+    groups = real.shape[0] // m
+    real, fake = real[: groups * m], fake[: groups * m]
+    shape = (groups,) + (1,) * (real.dim() - 1)
     device = real.device if generator is None else generator.device
-    eps = torch.rand(shape, generator=generator, device=device, dtype=real.dtype).to(real.device)
+    eps = noise.rand(shape, generator=generator, device=device, dtype=real.dtype).to(real.device)
+    if m > 1:
+        eps = eps.repeat_interleave(m, dim=0)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     v = model.critic_out(x_hat)
     (grad,) = torch.autograd.grad(v.sum(), x_hat, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+    return (grad.reshape(groups, -1).norm(dim=1) - 1).square().mean()
 
 
 def mmd2_biased(x: Tensor, y: Tensor, bandwidths: Sequence[float]) -> Tensor:

@@ -50,7 +50,7 @@ class GaussianPosterior:
 
     def rsample(self, k: int, *, generator: torch.Generator | None = None) -> Tensor:
         """``k`` reparameterised draws per point, ``(k, B, L)``: :math:`z = \\mu + L\\epsilon`."""
-        eps = standard_normal((k, *self.loc.shape), self.loc, generator)
+        eps = standard_normal((k, *self.loc.shape), self.loc, generator, batch_dim=1)
         return self.transform(eps)
 
     def transform(self, eps: Tensor) -> Tensor:

@@ -1,0 +1,109 @@
+r"""Classifier-free guidance: one combination of a conditional and an unconditional prediction.
+
+A label-conditional denoiser is trained on labels replaced by a null token :math:`\varnothing`
+with probability :math:`p_\mathrm{uncond}` (:func:`drop_labels`), so the one network gives
+both :math:`\varepsilon(x, t, c)` and :math:`\varepsilon(x, t, \varnothing)`. Sampling uses
+
+.. math:: \tilde\varepsilon = (1 + w)\,\varepsilon(x, t, c) - w\,\varepsilon(x, t, \varnothing),
+    \qquad
+    \tilde s = (1 + w)\,\nabla\log p_t(x \mid c) - w\,\nabla\log p_t(x)
+    = \nabla\log p_t(x \mid c) + w\,\nabla\log p_t(c \mid x)
+
+(Ho & Salimans 2022, "Classifier-Free Diffusion Guidance", Eq. 6). Convention: ``w = 0`` is
+plain conditional sampling, ``w = -1`` unconditional; the "guidance scale" :math:`s` of
+diffusers / Stable Diffusion (``uncond + s (cond - uncond)``) is :math:`s = 1 + w`.
+
+**Any prediction.** The weights :math:`(1 + w, -w)` sum to one, and every conversion between
+noise, data, velocity and score (:func:`~genmodels.paths.convert`) is affine in the
+prediction at fixed :math:`(x, t)`; an affine map commutes with an affine combination, so
+guiding the score, the noise, the data or the velocity gives the same sampler input. The
+diffusion family guides the score its samplers consume; flow matching may guide the velocity.
+
+The null token is the label :data:`NULL_LABEL` (``-1``): networks map negative labels to
+their learnt null embedding (:class:`~genmodels.nn.time.LabelEmbedding`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..core import noise
+from ..errors import InputError
+
+#: The label of "no label" (the null token :math:`\varnothing`).
+NULL_LABEL = -1
+
+#: ``fn(t, x, labels) -> prediction``: a label-conditional field.
+ConditionalFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def guide(cond: Tensor, uncond: Tensor, w: float) -> Tensor:
+    """:math:`(1 + w)\\,\\mathrm{cond} - w\\,\\mathrm{uncond}` (``w = 0``: ``cond`` itself)."""
+    return cond + w * (cond - uncond)
+
+
+def guided(fn: ConditionalFn, labels: Tensor, w: float) -> Callable[[Tensor, Tensor], Tensor]:
+    """The guided field ``f(t, x)`` of a conditional field ``fn(t, x, labels)``.
+
+    At ``w = 0`` it is ``fn(t, x, labels)`` (one evaluation); otherwise the conditional and
+    the unconditional predictions come from one evaluation on the doubled batch
+    ``[x; x]`` with labels ``[labels; NULL_LABEL]``, then :func:`guide`.
+
+    Args:
+        fn: the conditional prediction (any of noise, data, velocity, score).
+        labels: ``(B,)`` integer labels of the points (``NULL_LABEL`` allowed).
+        w: the guidance weight.
+    """
+    check_guidance(w)
+    labels = labels.long()
+    if w == 0:
+        return lambda t, x: fn(t, x, labels)
+    both = torch.cat((labels, torch.full_like(labels, NULL_LABEL)))
+
+    def field(t: Tensor, x: Tensor) -> Tensor:
+        t2 = t if t.dim() == 0 else torch.cat((t, t))
+        c, u = fn(t2, torch.cat((x, x)), both).chunk(2)
+        return guide(c, u, w)
+
+    return field
+
+
+def check_guidance(w: float) -> float:
+    """``w`` as a float; refuses non-finite values and ``w < -1`` (a negative weight on the
+    conditional prediction)."""
+    w = float(w)
+    if not math.isfinite(w) or w < -1:
+        raise InputError(f"model.guidance: {w} must be a finite number >= -1 "
+                         "(0: conditional, -1: unconditional)")
+    return w
+
+
+def drop_labels(labels: Tensor, p: float, *, generator: torch.Generator | None = None) -> Tensor:
+    """Labels with each one replaced by :data:`NULL_LABEL` with probability ``p`` (the label
+    dropout of classifier-free guidance training)."""
+    if not 0 <= p <= 1:
+        raise InputError(f"model.p_uncond: {p} must be in [0, 1]")
+    labels = labels.long()
+    if p == 0:
+        return labels
+    u = noise.rand(tuple(labels.shape), generator=generator, device=labels.device)
+    return torch.where(u < p, torch.full_like(labels, NULL_LABEL), labels)
+
+
+def as_labels(label: int | Tensor, n: int, n_classes: int) -> Tensor:
+    """``(n,)`` long labels from one label or a tensor of ``n``; refuses labels outside
+    ``[0, n_classes)`` (``NULL_LABEL`` excepted) with an :class:`InputError`."""
+    y = torch.as_tensor(label).long()
+    if y.dim() == 0:
+        y = y.expand(n)
+    if y.shape != (n,):
+        raise InputError(f"label: {tuple(y.shape)} labels for {n} samples")
+    bad = (y != NULL_LABEL) & ((y < 0) | (y >= n_classes))
+    if bad.any():
+        raise InputError(f"--label {int(y[bad][0])}: out of range (the data has classes "
+                         f"0..{n_classes - 1})")
+    return y.clone()
