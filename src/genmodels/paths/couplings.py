@@ -36,29 +36,30 @@ def _cost(x: Tensor, y: Tensor) -> Tensor:
 
 
 def exact_assignment(cost: Tensor) -> Tensor:
-    """The permutation ``j(i)`` ``(n,)`` minimising :math:`\\sum_i C_{i, j(i)}` of a square
-    cost matrix: POT's ``ot.emd`` when installed, else scipy's ``linear_sum_assignment``."""
+    r"""The permutation ``j(i)`` ``(n,)`` minimising :math:`\sum_i C_{i, j(i)}` of a square
+    cost matrix. With uniform weights and equal sizes, exact OT is this assignment problem
+    (Birkhoff: an optimal plan is a permutation), solved by scipy's Jonker–Volgenant
+    ``linear_sum_assignment`` (≈ms at n = 256); POT's network simplex ``ot.emd`` when scipy
+    is missing."""
     n = cost.shape[0]
     if cost.shape != (n, n):
         raise InputError(f"exact OT coupling: needs equal batch sizes, got {tuple(cost.shape)}")
     c = cost.detach().cpu().double().numpy()
     try:
-        import ot
+        from scipy.optimize import linear_sum_assignment
     except ImportError:
-        ot = None
-    if ot is not None:
-        import numpy as np
-
-        w = np.full(n, 1.0 / n)
-        plan = ot.emd(w, w, c)
-        j = plan.argmax(1)
+        linear_sum_assignment = None
+    if linear_sum_assignment is not None:
+        _, j = linear_sum_assignment(c)
     else:
         try:
-            from scipy.optimize import linear_sum_assignment
-        except ImportError:  # pragma: no cover - POT or scipy are in the ot/metrics extras
-            raise InputError("the exact OT coupling needs POT or scipy: "
-                             "pip install 'genmodels[ot]'") from None
-        _, j = linear_sum_assignment(c)
+            import numpy as np
+            import ot
+        except ImportError:  # pragma: no cover - POT or scipy are in the metrics extras
+            raise InputError("the exact OT coupling needs scipy or POT: "
+                             "pip install 'genmodels[metrics]'") from None
+        w = np.full(n, 1.0 / n)
+        j = ot.emd(w, w, c).argmax(1)
     return torch.as_tensor(j, dtype=torch.long, device=cost.device)
 
 

@@ -134,6 +134,20 @@ class FlowMatching(IterativeModel):
         return integrate(f, x, ts, name)
 
     @torch.no_grad()
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None,
+                   nfe: int | None = None) -> Tensor:
+        """``(K + 1, n, *D)`` states from the source (``t = 1``) to the data end, by Heun's
+        method on a uniform grid of ``K = nfe // 2`` steps."""
+        steps = max(1, (nfe or self.default_nfe) // 2)
+        x = self.source.sample(n, generator=generator).to(self.device)
+        states = [x]
+        ts = torch.linspace(self.t_hi, self.t_lo, steps + 1, dtype=torch.float64,
+                            device=x.device)
+        integrate(lambda t, y: self.velocity(t, y), x, ts, "heun",
+                  callback=lambda t, y: states.append(y))
+        return torch.stack(states)
+
+    @torch.no_grad()
     def sample_with_info(self, n: int, *, cond: Tensor | None = None,
                          generator: torch.Generator | None = None, sampler: str | None = None,
                          nfe: int | None = None) -> Solution:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...core import Batch, LossOutput, Objective
+from ...core import Batch, LossOutput, Objective, noise
 from ...paths.couplings import Coupling, Independent
 from .model import FlowMatching
 
@@ -48,9 +48,9 @@ class ConditionalFlowMatching(Objective):
         n = x_data.shape[0]
         x_src = model.source.sample(n).to(x_data)
         x_data, x_src = self.coupling(x_data, x_src)
-        t = model.t_lo + (model.t_hi - model.t_lo) * torch.rand(
-            n, dtype=torch.float64, device=x_data.device)
-        z = torch.randn_like(x_data) if model.path.stochastic else None
+        t = model.t_lo + (model.t_hi - model.t_lo) * noise.rand(
+            (n,), dtype=torch.float64, device=x_data.device)
+        z = noise.randn_like(x_data) if model.path.stochastic else None
         xt, ut = model.path.sample(x_data, x_src, t.to(x_data.dtype), z)
         target = {"velocity": ut, "noise": x_src, "data": x_data}[model.prediction]
         pred = model.predict(xt, t, cond=batch.cond)
