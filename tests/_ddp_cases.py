@@ -6,6 +6,8 @@ the Trainer draws every objective's noise per data point of the global batch
 (:mod:`genmodels.core.noise`), for the stochastic objectives too: diffusion's (t, ε), the GAN
 latents and gradient-penalty mixing, the VAE/IWAE reparameterisation noise, the CNF's
 Hutchinson probes. Not exact, checked for a clean, rank-consistent run only:
+- ``ot-cfm``: the exact OT coupling pairs the points of each rank's batch (a plan of 8 points,
+  not of 16).
 - ``mmd-gan``: its loss is MMD² of the batch, a pairwise statistic, not a mean over points; each
   rank's MMD² of 8 against 8 points is another estimator than that of 16 against 16.
 - ActNorm: its data initialisation (pooled over ranks) makes the first gradients of its
@@ -28,6 +30,8 @@ CASES: list[tuple[str, str, list[str], bool]] = [
     ("vae", "vae", ["hidden=[16]", "latent=2"], True),
     ("iwae", "iwae", ["hidden=[16]", "latent=2", "samples=4"], True),
     ("cnf", "cnf", ["width=16", "steps=4", "trace=hutchinson"], True),
+    ("cfm", "cfm", ["width=16", "blocks=1"], True),
+    ("ot-cfm", "ot-cfm", ["width=16", "blocks=1"], False),
 ]
 
 

@@ -97,7 +97,9 @@ def test_compare_under_torchrun_writes_one_report(tmp_path: Path) -> None:
            "--steps", "10", "--set", "train.batch_size=32", "data.n_train=400",
            "data.n_test=300", "realnvp:layers=2", "--out", str(tmp_path / "cmp")]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=190, cwd=tmp_path)
-    assert p.returncode == 0, p.stderr[-3000:]
+    # every rank's own lines (the launcher's traceback after them is long and generic)
+    assert p.returncode == 0, "\n".join(ln for ln in p.stderr.splitlines()
+                                         if "genmodels" in ln or "Error" in ln)[-3000:]
     assert p.stdout.count("report: ") == 1
     rows = json.loads((tmp_path / "cmp" / "results.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["realnvp", "ns-gan"]
