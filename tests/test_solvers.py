@@ -41,7 +41,9 @@ def test_measured_order_equals_declared_order(name: str, reverse: bool) -> None:
     x0 = torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
     span = 2.0 if solver.order < 5 else 1.0  # order 5 leaves the asymptotic range fast
     t0, t1 = (span, 0.0) if reverse else (0.0, span)
-    ns = [8, 16, 32] if solver.order < 5 else [2, 4, 8]
+    # order 2 on this field leaves its pre-asymptotic range (midpoint: slope 1.6 at 8 → 16) from
+    # 16 steps on
+    ns = [16, 32, 64] if solver.order < 5 else [2, 4, 8]
     errs = []
     for n in ns:
         sol = integrate(_field, x0, torch.linspace(t0, t1, n + 1, dtype=torch.float64), solver)
