@@ -135,39 +135,11 @@ def peers(run: gm.Run, test: torch.Tensor, floor: float, seeds: int) -> list[lis
 
 def theirs(run: gm.Run, test: torch.Tensor, kind: str, nfe: int, seeds: int,
            diffusers_sampler) -> tuple[float, float]:  # noqa: ANN001
-    if kind.startswith("unipc"):
-        draw = unipc_sampler(run, int(kind[-1]), nfe)
-    else:
-        draw = diffusers_sampler(run, kind, nfe, N)
+    draw = diffusers_sampler(run, kind, nfe, N)
     assert CACHE is not None
     ws = [CACHE.get(f"diffusers {kind}|{nfe}|{k}", lambda k=k: wasserstein2(draw(k), test))
           for k in range(1, seeds + 1)]
     return statistics.mean(ws), statistics.stdev(ws) if len(ws) > 1 else 0.0
-
-
-def unipc_sampler(run: gm.Run, order: int, nfe: int):  # noqa: ANN201
-    """diffusers' UniPCMultistepScheduler (bh2, data prediction) on our network."""
-    from diffusers import UniPCMultistepScheduler
-
-    model = run.family_model
-    sde = model.sde
-    sched = UniPCMultistepScheduler(num_train_timesteps=1000, beta_start=sde.beta_min / 1000,
-                                    beta_end=sde.beta_max / 1000, beta_schedule="linear",
-                                    prediction_type="epsilon", solver_order=order)
-    abar = sched.alphas_cumprod.double()
-    t_of_k = sde.t_of_log_snr(0.5 * torch.log(abar / (1 - abar)))
-
-    def draw(seed: int = 1) -> torch.Tensor:
-        sched.set_timesteps(nfe)
-        g = torch.Generator().manual_seed(seed)
-        x = torch.randn(N, *model.event_shape, generator=g) * sched.init_noise_sigma
-        with torch.no_grad():
-            for k in sched.timesteps:
-                eps = model.predict(x, t_of_k[int(k)], "noise")
-                x = sched.step(eps, k, x).prev_sample
-        return run.standardize.inverse(x)
-
-    return draw
 
 
 def toy(name: str, a: argparse.Namespace) -> None:

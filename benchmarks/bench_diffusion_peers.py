@@ -31,7 +31,7 @@ from genmodels.divergences import wasserstein2  # noqa: E402
 
 
 def diffusers_sampler(run: gm.Run, kind: str, nfe: int, n: int, clip: bool = False):
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 
     model = run.family_model
     sde = model.sde
@@ -40,6 +40,8 @@ def diffusers_sampler(run: gm.Run, kind: str, nfe: int, n: int, clip: bool = Fal
                   prediction_type="epsilon")
     if kind == "ddim":
         sched = DDIMScheduler(**common, clip_sample=clip, set_alpha_to_one=True)
+    elif kind.startswith("unipc"):  # bh2, data prediction (diffusers' defaults)
+        sched = UniPCMultistepScheduler(**common, solver_order=int(kind[-1]))
     else:
         sched = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++",
                                             solver_order=int(kind[-1]))
