@@ -2,7 +2,16 @@
 
 from ..errors import InputError
 from .adaptive import integrate_adaptive
-from .base import Brownian, Counted, SDESolver, Solution, Solver, VectorField, integrate
+from .base import (
+    Brownian,
+    Counted,
+    SDESolver,
+    Solution,
+    Solver,
+    VectorField,
+    integrate,
+    path_states,
+)
 from .ode import RK4, Dopri5, Euler, Heun, Midpoint
 from .sde import EulerMaruyama
 
@@ -29,6 +38,7 @@ __all__ = [
     "Midpoint",
     "SDESolver",
     "Solution",
+    "path_states",
     "Solver",
     "VectorField",
     "get_solver",

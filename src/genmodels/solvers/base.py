@@ -139,3 +139,12 @@ def integrate(
             if callback is not None:
                 callback(t1, x)
     return Solution(x, fc.nfe, ts.numel() - 1)
+
+
+def path_states(f: VectorField, x: Tensor, ts: Tensor, solver: Solver | str = "heun"
+                ) -> Tensor:
+    """The states ``(K + 1, B, *D)`` of an ODE solve along the grid ``ts`` (``K`` steps), the
+    start included: what the report's trajectory figures draw."""
+    states = [x]
+    integrate(f, x, ts, solver, callback=lambda t, y: states.append(y))
+    return torch.stack(states)

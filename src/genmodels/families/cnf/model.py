@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ...core import DensityModel, IterativeModel
 from ...distributions import StandardNormal
 from ...errors import InputError
-from ...solvers import Solution, integrate, integrate_adaptive
+from ...solvers import Solution, integrate, integrate_adaptive, path_states
 from ...solvers.likelihood import ODEFlowTerms, ode_flow
 
 SOLVERS = ("rk4", "heun", "euler", "dopri5")
@@ -176,10 +176,8 @@ class CNF(IterativeModel, DensityModel):
         method on a uniform grid of ``K = nfe // 2`` steps."""
         steps = max(1, (nfe or self.default_nfe) // 2)
         z = self.base.sample(n, generator=generator).to(self.device)
-        states = [z]
-        integrate(lambda t, y: self.velocity(t, y, None), z, self._grid(self.T, 0.0, steps, z),
-                  "heun", callback=lambda t, y: states.append(y))
-        return torch.stack(states)
+        return path_states(lambda t, y: self.velocity(t, y, None), z,
+                           self._grid(self.T, 0.0, steps, z))
 
     def sample(self, n: int, *, cond: Tensor | None = None,
                generator: torch.Generator | None = None, sampler: str | None = None,

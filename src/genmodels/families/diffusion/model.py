@@ -172,17 +172,14 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
                    nfe: int | None = None) -> Tensor:
         """``(K + 1, n, *D)`` states of the probability-flow ODE from the prior (``t = T``) to
         ``t_eps``, by Heun's method on a uniform grid of ``K = nfe // 2`` steps."""
-        from ...solvers import integrate
+        from ...solvers import path_states
         from .samplers import probability_flow
 
         steps = max(1, (nfe or 32) // 2)
         x = self.sde.prior_sample((n, *self.event_shape), generator=generator,
                                   device=self.device)
-        states = [x]
         field = probability_flow(lambda t, y: self.score(y, t), self.sde)
-        integrate(field, x, self.sde.time_grid(steps, "uniform"), "heun",
-                  callback=lambda t, y: states.append(y))
-        return torch.stack(states)
+        return path_states(field, x, self.sde.time_grid(steps, "uniform"))
 
     def sample(self, n: int, *, cond: Tensor | None = None,
                generator: torch.Generator | None = None, sampler: str | None = None,

@@ -29,7 +29,7 @@ from ...distributions import StandardNormal
 from ...errors import InputError
 from ...paths import coefficients, convert
 from ...paths.interpolants import Interpolant
-from ...solvers import Solution, integrate, integrate_adaptive
+from ...solvers import Solution, integrate, integrate_adaptive, path_states
 from ...solvers.likelihood import ode_flow
 from .config import PREDICTIONS, SAMPLERS
 
@@ -140,12 +140,9 @@ class FlowMatching(IterativeModel):
         method on a uniform grid of ``K = nfe // 2`` steps."""
         steps = max(1, (nfe or self.default_nfe) // 2)
         x = self.source.sample(n, generator=generator).to(self.device)
-        states = [x]
         ts = torch.linspace(self.t_hi, self.t_lo, steps + 1, dtype=torch.float64,
                             device=x.device)
-        integrate(lambda t, y: self.velocity(t, y), x, ts, "heun",
-                  callback=lambda t, y: states.append(y))
-        return torch.stack(states)
+        return path_states(lambda t, y: self.velocity(t, y), x, ts)
 
     @torch.no_grad()
     def sample_with_info(self, n: int, *, cond: Tensor | None = None,
