@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from _faults import final_state
 from conftest import ROOT
 
@@ -48,6 +50,9 @@ def _logged(run: Path) -> int:
         return 0
 
 
+# timing-sensitive (a signal to one of two gloo processes mid-training): rank 1 aborted (-6)
+# once in a clean-clone CI run, so it runs with the full trials under `make reliability`
+@pytest.mark.reliability
 def test_sigterm_to_one_rank_stops_every_rank_with_a_checkpoint(tmp_path: Path) -> None:
     ref = tmp_path / "reference"
     p = subprocess.run(_torchrun(*ARGS, "--out", str(ref)), env=_env(), capture_output=True,
