@@ -14,6 +14,13 @@ choice shapes the paths (Tong et al. 2024; Pooladian et al. 2023):
   from :func:`genmodels.divergences.sinkhorn.entropic_ot`, with
   :math:`\varepsilon = \mathrm{reg}\cdot\overline{C}`; each data point takes a source point
   drawn from its row of the plan.
+
+**Labels.** A class-conditional model needs, for every label :math:`c`, pairs whose source
+marginal is still the source (sampling starts from it whatever the label). A plan over the
+whole batch breaks that: the source points an OT plan gives to class :math:`c` lie near
+class :math:`c`. :func:`couple_within` therefore couples each label's points among
+themselves (the null label of dropped labels included, whose points are a random subset of
+the batch, so the unconditional pairs keep both marginals).
 """
 
 from __future__ import annotations
@@ -135,6 +142,22 @@ class SinkhornOT(Coupling):
 
     def __repr__(self) -> str:
         return f"SinkhornOT(reg={self.reg})"
+
+
+def couple_within(coupling: Coupling, x_data: Tensor, x_src: Tensor, groups: Tensor, *,
+                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """``coupling`` applied to each group of equal ``groups`` values ``(B,)`` separately
+    (the data keep their order, so labels stay with their points); the independent coupling
+    is returned as is."""
+    if isinstance(coupling, Independent):
+        return x_data, x_src
+    if groups.shape != x_data.shape[:1]:
+        raise ValueError(f"{tuple(groups.shape)} groups for a batch of {x_data.shape[0]}")
+    src = x_src.clone()
+    for g in torch.unique(groups):
+        i = (groups == g).nonzero().squeeze(1)
+        src[i] = coupling(x_data[i], x_src[i], generator=generator)[1]
+    return x_data, src
 
 
 def make_coupling(name: str, *, reg: float = 0.05) -> Coupling:

@@ -17,7 +17,13 @@ diffusers / Stable Diffusion (``uncond + s (cond - uncond)``) is :math:`s = 1 + 
 noise, data, velocity and score (:func:`~genmodels.paths.convert`) is affine in the
 prediction at fixed :math:`(x, t)`; an affine map commutes with an affine combination, so
 guiding the score, the noise, the data or the velocity gives the same sampler input. The
-diffusion family guides the score its samplers consume; flow matching may guide the velocity.
+diffusion family guides the score its samplers consume; flow matching guides the velocity
+(:math:`\tilde v = (1 + w)\,v_\theta(x, t, c) - w\,v_\theta(x, t, \varnothing)`, the same
+weights).
+
+The families share the rest too: :func:`check_conditioning` (the ``model.conditional``,
+``p_uncond`` and ``guidance`` settings) and :func:`training_labels` (the labels an objective
+passes to the network, with dropout).
 
 The null token is the label :data:`NULL_LABEL` (``-1``): networks map negative labels to
 their learnt null embedding (:class:`~genmodels.nn.time.LabelEmbedding`).
@@ -31,7 +37,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..core import noise
+from ..core import Batch, LabelConditional, noise
 from ..errors import InputError
 
 #: The label of "no label" (the null token :math:`\varnothing`).
@@ -80,6 +86,35 @@ def check_guidance(w: float) -> float:
         raise InputError(f"model.guidance: {w} must be a finite number >= -1 "
                          "(0: conditional, -1: unconditional)")
     return w
+
+
+def check_conditioning(conditional: bool, p_uncond: float, guidance: float) -> None:
+    """Refuses inconsistent ``model.conditional`` / ``model.p_uncond`` / ``model.guidance``
+    settings with an :class:`InputError`: a bad weight (:func:`check_guidance`),
+    ``p_uncond`` outside ``[0, 1)``, guidance on an unconditional model, or guidance with
+    ``p_uncond = 0`` (the null label was never trained)."""
+    check_guidance(guidance)
+    if not 0 <= p_uncond < 1:
+        raise InputError(f"model.p_uncond: {p_uncond} must be in [0, 1)")
+    if not conditional and guidance != 0:
+        raise InputError("model.guidance: the model is unconditional (train it with "
+                         "model.conditional=true)")
+    if conditional and p_uncond == 0 and guidance != 0:
+        raise InputError("model.guidance needs an unconditional network: model.p_uncond=0 "
+                         "never trained the null label")
+
+
+def training_labels(model: object, batch: Batch, p_uncond: float,
+                    what: str = "model") -> Tensor | None:
+    """The ``cond`` an objective gives the network for ``batch``: ``batch.cond`` for a model
+    without classes; for a class-conditional :class:`~genmodels.core.LabelConditional` the
+    batch labels after :func:`drop_labels` (drawn through :mod:`genmodels.core.noise`, so a
+    DDP run draws what one process would). Refuses an unlabelled batch then."""
+    if isinstance(model, LabelConditional) and model.n_classes:
+        if batch.y is None:
+            raise InputError(f"a class-conditional {what} needs labelled batches")
+        return drop_labels(batch.y, p_uncond)
+    return batch.cond
 
 
 def drop_labels(labels: Tensor, p: float, *, generator: torch.Generator | None = None) -> Tensor:

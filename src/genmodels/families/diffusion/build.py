@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -10,7 +11,7 @@ from ...errors import InputError
 from ...nn.time import TimeMLP
 from ...nn.unet import UNet
 from ...paths import OU, VE, VP, ConstantG, CosineSNRG, ForwardSDE, LinearG, SubVP
-from ...paths.guidance import check_guidance
+from ...paths.guidance import check_conditioning
 from ...registry import DataInfo
 from .config import DiffusionConfig, OUConfig, SubVPConfig, VEConfig, VPConfig
 from .model import ScoreDiffusion
@@ -29,8 +30,9 @@ class FlatNet(nn.Module):
         return self.net(x.flatten(1), t, cond).reshape(x.shape)
 
 
-def n_classes_of(config: DiffusionConfig, info: DataInfo) -> int:
-    """The number of classes a ``model.conditional`` network embeds (0 when unconditional)."""
+def n_classes_of(config: Any, info: DataInfo) -> int:
+    """The number of classes a ``model.conditional`` network embeds (0 when unconditional;
+    ``config``: any family config with a ``conditional`` field)."""
     if not config.conditional:
         return 0
     if not info.n_classes:
@@ -85,15 +87,7 @@ def build_diffusion(config: DiffusionConfig,
         raise InputError(f"model.bound_samples: {config.bound_samples} must be >= 2")
     if config.grid_rho < 0:
         raise InputError(f"model.grid_rho: {config.grid_rho} must be positive (0: default)")
-    check_guidance(config.guidance)
-    if not 0 <= config.p_uncond < 1:
-        raise InputError(f"model.p_uncond: {config.p_uncond} must be in [0, 1)")
-    if not config.conditional and config.guidance != 0:
-        raise InputError("model.guidance: the model is unconditional (train it with "
-                         "model.conditional=true)")
-    if config.conditional and config.p_uncond == 0 and config.guidance != 0:
-        raise InputError("model.guidance needs an unconditional network: model.p_uncond=0 "
-                         "never trained the null label")
+    check_conditioning(config.conditional, config.p_uncond, config.guidance)
     options = SamplerOptions(config.grid, config.dpm_order, config.ddim_eta, config.pc_snr,
                              config.rtol, config.rtol, config.grid_rho or None)
     likelihood = {"solver": config.likelihood_solver, "steps": config.likelihood_steps,

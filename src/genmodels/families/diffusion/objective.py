@@ -23,9 +23,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...core import Batch, LabelConditional, LossOutput, Objective, noise
+from ...core import Batch, LossOutput, Objective, noise
 from ...errors import InputError
-from ...paths.guidance import drop_labels
+from ...paths.guidance import training_labels
 from ...paths.sde import ForwardSDE
 
 WEIGHTINGS = ("likelihood", "sigma2", "uniform", "min-snr")
@@ -110,11 +110,7 @@ class DenoisingScoreMatching(Objective):
         t, iw = self._density.sample(x0.shape[0], device=x0.device)
         eps = noise.randn_like(x0)
         xt = sde.perturb(x0, t, eps).to(x0.dtype)
-        cond = batch.cond
-        if isinstance(model, LabelConditional) and model.n_classes:
-            if batch.y is None:
-                raise InputError("a class-conditional diffusion model needs labelled batches")
-            cond = drop_labels(batch.y, self.p_uncond)
+        cond = training_labels(model, batch, self.p_uncond, "diffusion model")
         eps_hat = model.predict(xt, t, "noise", cond=cond)
         err = (eps_hat - eps).flatten(1).square().mean(1)
         w = (noise_weight(sde, t, self.weighting, self.gamma) * iw).to(err.dtype)

@@ -8,9 +8,10 @@ from ...distributions import StandardNormal
 from ...errors import InputError
 from ...nn.time import TimeMLP
 from ...paths.couplings import make_coupling
+from ...paths.guidance import check_conditioning
 from ...paths.interpolants import make_interpolant
 from ...registry import DataInfo
-from ..diffusion.build import FlatNet
+from ..diffusion.build import FlatNet, n_classes_of
 from .config import CFMConfig
 from .model import DensityFlowMatching, FlowMatching
 from .objective import ConditionalFlowMatching
@@ -42,14 +43,16 @@ def build_cfm(config: CFMConfig,
         raise InputError(f"model.width/blocks: {config.width}/{config.blocks} are invalid")
     if config.nfe < 1:
         raise InputError(f"model.nfe: {config.nfe} must be >= 1")
+    check_conditioning(config.conditional, config.p_uncond, config.guidance)
+    k = n_classes_of(config, info)
     path = make_interpolant(config.path, sigma_min=config.sigma_min,
                             bridge_scale=config.bridge_scale, t_min=config.t_min)
     coupling = make_coupling(config.coupling, reg=config.sinkhorn_reg)
     source = make_source(config, info)
     d = math.prod(info.event_shape)
-    net = FlatNet(TimeMLP(d, config.width, config.blocks, config.activation))
+    net = FlatNet(TimeMLP(d, config.width, config.blocks, config.activation, n_classes=k))
     common = dict(prediction=config.prediction, t_min=config.t_min, sampler=config.sampler,
-                  nfe=config.nfe, rtol=config.rtol)
+                  nfe=config.nfe, rtol=config.rtol, n_classes=k, guidance=config.guidance)
     if isinstance(source, StandardNormal):
         trace = config.trace
         if trace == "auto":
@@ -60,4 +63,4 @@ def build_cfm(config: CFMConfig,
             exact_trace=trace == "exact", probes=config.probes, **common)
     else:
         model = FlowMatching(net, path, source, info.event_shape, **common)
-    return model, ConditionalFlowMatching(coupling)
+    return model, ConditionalFlowMatching(coupling, p_uncond=config.p_uncond)

@@ -42,6 +42,18 @@ class CFMConfig:
             ``hutchinson``.
         exact_max_dim: where ``auto`` switches to Hutchinson.
         probes: Hutchinson probes per point.
+        conditional: condition the network on the data's class labels (a learnt embedding
+            with a null token, added to the time embedding); the data must have labels.
+            ``log_prob`` given labels is then :math:`\\log p_\\theta(x \\mid c)`, without
+            them the null label's :math:`\\log p_\\theta(x)`.
+        p_uncond: the probability that a training label is replaced by the null token
+            (Ho & Salimans 2022), so the same network is also unconditional.
+        guidance: the classifier-free guidance weight :math:`w` of labelled sampling,
+            :math:`\\tilde v = (1 + w)v_\\theta(x, t, c) - w\\,v_\\theta(x, t, \\varnothing)`;
+            0 is conditional sampling, -1 unconditional; diffusers' guidance scale is
+            :math:`1 + w` (:mod:`genmodels.paths.guidance`, the convention of diffusion's
+            ``model.guidance``). ``genmodels sample --set model.guidance=2`` changes it at
+            sampling time.
     """
 
     path: str = field(default="linear", metadata={"choices": INTERPOLANTS})
@@ -67,6 +79,9 @@ class CFMConfig:
     trace: str = field(default="auto", metadata={"choices": ("auto", "exact", "hutchinson")})
     exact_max_dim: int = 16
     probes: int = 1
+    conditional: bool = False
+    p_uncond: float = 0.1
+    guidance: float = 0.0
 
 
 @dataclass

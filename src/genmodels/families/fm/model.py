@@ -12,6 +12,18 @@ source the log-density is the instantaneous change of variables
 the shared :func:`genmodels.solvers.likelihood.ode_flow` (the integral of the CNF family and
 of diffusion's probability-flow ODE).
 
+A class-conditional model (``n_classes > 0``) takes integer labels as ``cond`` (``-1`` or
+``None``: the null token). Labelled sampling integrates the classifier-free guided velocity
+
+.. math:: \tilde v(x, t) = (1 + w)\,v_\theta(x, t, c) - w\,v_\theta(x, t, \varnothing)
+
+(:func:`genmodels.paths.guidance.guided`; Ho & Salimans 2022, Eq. 6, with the velocity in
+place of the noise: the same sampler input, since the conversions are affine). ``w = 0`` is
+the conditional flow, ``w = -1`` the unconditional one. ``log_prob(x, cond=labels)`` is the
+conditional :math:`\log p_\theta(x \mid c)` of the unguided conditional flow (the guided
+field is no trained model's flow, so the likelihood takes no guidance); without labels it is
+the null label's unconditional :math:`\log p_\theta(x)`.
+
 References:
     Flow Matching for Generative Modeling (Lipman et al., 2023), https://arxiv.org/abs/2210.02747
 
@@ -21,13 +33,16 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
-from ...core import DensityModel, IterativeModel
+from ...core import DensityModel, IterativeModel, LabelConditional
 from ...distributions import StandardNormal
 from ...errors import InputError
 from ...paths import coefficients, convert
+from ...paths.guidance import as_labels, check_guidance, guided
 from ...paths.interpolants import Interpolant
 from ...solvers import Solution, integrate, integrate_adaptive, path_states
 from ...solvers.likelihood import ode_flow
@@ -36,12 +51,13 @@ from .config import PREDICTIONS, SAMPLERS
 _EVALS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
 
 
-class FlowMatching(IterativeModel):
+class FlowMatching(IterativeModel, LabelConditional):
     """A velocity model on an interpolant, sampled by an ODE solver (any source).
 
     Args:
         net: ``net(x, t, cond) -> (B, *D)`` with ``t`` of ``(B,)`` in [0, 1]; ``cond`` is
-            passed through untouched (a conditional network can use it).
+            passed through untouched (a conditional network can use it; with ``n_classes``
+            it holds integer labels).
         path: the interpolant (:mod:`genmodels.paths.interpolants`).
         source: the source end: a :class:`~genmodels.distributions.StandardNormal` or an
             :class:`~genmodels.families.fm.source.EmpiricalSource`.
@@ -51,6 +67,8 @@ class FlowMatching(IterativeModel):
         sampler: the default sampler.
         nfe: the default budget of network evaluations.
         rtol: ``dopri5``'s sampling tolerance.
+        n_classes: the classes ``net`` embeds (0: no class labels).
+        guidance: the default guidance weight :math:`w` of labelled sampling.
     """
 
     samplers: tuple[str, ...] = SAMPLERS
@@ -59,8 +77,12 @@ class FlowMatching(IterativeModel):
     def __init__(self, net: nn.Module, path: Interpolant, source: nn.Module,
                  event_shape: tuple[int, ...], *, prediction: str = "velocity",
                  t_min: float = 1e-3, sampler: str = "rk4", nfe: int = 40,
-                 rtol: float = 1e-4) -> None:
+                 rtol: float = 1e-4, n_classes: int = 0, guidance: float = 0.0) -> None:
         super().__init__()
+        self.n_classes, self.guidance = int(n_classes), check_guidance(guidance)
+        if not self.n_classes and self.guidance != 0:
+            raise InputError("model.guidance: the model is unconditional (train it with "
+                             "model.conditional=true)")
         if prediction not in PREDICTIONS:
             raise InputError(f"model.prediction: {prediction!r} unknown "
                              f"(known: {', '.join(PREDICTIONS)})")
@@ -112,11 +134,32 @@ class FlowMatching(IterativeModel):
         order)."""
         return self.predict(x, t, "velocity", cond=cond)
 
+    def sampling_velocity(self, n: int, cond: Tensor | None = None,
+                          guidance: float | None = None) -> Callable[[Tensor, Tensor], Tensor]:
+        """The field ``f(t, x)`` the solvers integrate for ``n`` points:
+        :math:`v_\\theta(x, t, \\mathrm{cond})`, or for a class-conditional model given
+        labels the guided :math:`(1 + w)v_\\theta(x, t, c) - w\\,v_\\theta(x, t,
+        \\varnothing)` (``guidance``: :math:`w`, default :attr:`guidance`; a model without
+        classes refuses it)."""
+        if not self.n_classes:
+            if guidance is not None:
+                raise InputError("model.guidance: the model was trained without labels "
+                                 "(set model.conditional=true)")
+            return lambda t, y: self.velocity(t, y, cond)
+        w = self.guidance if guidance is None else check_guidance(guidance)
+        if cond is None:
+            return lambda t, y: self.velocity(t, y)
+        labels = as_labels(cond.to(self.device), n, self.n_classes)
+        return guided(lambda t, y, c: self.velocity(t, y, c), labels, w)
+
     # ---- sampling ------------------------------------------------------------------------
     def integrate(self, x: Tensor, *, t0: float, t1: float, sampler: str | None = None,
-                  nfe: int | None = None, cond: Tensor | None = None) -> Solution:
+                  nfe: int | None = None, cond: Tensor | None = None,
+                  guidance: float | None = None) -> Solution:
         """Integrates :math:`\\dot x = v_\\theta` from ``t0`` to ``t1`` with ``sampler`` on
-        ``nfe`` evaluations (``dopri5``: adaptive, ``rtol``)."""
+        ``nfe`` evaluations (``dopri5``: adaptive, ``rtol``) along
+        :meth:`sampling_velocity` (guided for labelled points of a class-conditional model;
+        a guided evaluation runs the network once on a doubled batch)."""
         name = sampler or self.samplers[0]
         if name not in SAMPLERS:
             raise InputError(f"sampler {name!r}: unknown (known: {', '.join(SAMPLERS)})")
@@ -124,9 +167,7 @@ class FlowMatching(IterativeModel):
         if budget < 1:
             raise InputError(f"nfe {budget}: must be >= 1")
 
-        def f(t: Tensor, y: Tensor) -> Tensor:
-            return self.velocity(t, y, cond)
-
+        f = self.sampling_velocity(x.shape[0], cond, guidance)
         if name == "dopri5":
             return integrate_adaptive(f, x, t0, t1, rtol=self.rtol, atol=self.rtol)
         steps = max(1, budget // _EVALS[name])
@@ -147,29 +188,34 @@ class FlowMatching(IterativeModel):
     @torch.no_grad()
     def sample_with_info(self, n: int, *, cond: Tensor | None = None,
                          generator: torch.Generator | None = None, sampler: str | None = None,
-                         nfe: int | None = None) -> Solution:
-        """Draws ``n`` points (source at :math:`t = 1` → data at 0) and reports the NFE."""
+                         nfe: int | None = None, guidance: float | None = None) -> Solution:
+        """Draws ``n`` points (source at :math:`t = 1` → data at 0) and reports the NFE.
+
+        ``cond``: ``(n,)`` labels of a class-conditional model (none: unconditional
+        samples); ``guidance``: the weight :math:`w` (default: the configured one)."""
         if cond is not None and cond.shape[0] != n:
             raise ValueError(f"cond has {cond.shape[0]} rows for {n} samples")
         x1 = self.source.sample(n, generator=generator).to(self.device)
         sol = self.integrate(x1, t0=self.t_hi, t1=self.t_lo, sampler=sampler, nfe=nfe,
-                             cond=cond)
+                             cond=cond, guidance=guidance)
         self.last_nfe = sol.nfe
         return sol
 
     def sample(self, n: int, *, cond: Tensor | None = None,
                generator: torch.Generator | None = None, sampler: str | None = None,
-               nfe: int | None = None) -> Tensor:
-        """Draws ``n`` points ``(n, *D)`` with ``sampler`` (default: the configured one)."""
+               nfe: int | None = None, guidance: float | None = None) -> Tensor:
+        """Draws ``n`` points ``(n, *D)`` with ``sampler`` (default: the configured one);
+        ``cond`` and ``guidance`` as in :meth:`sample_with_info`."""
         return self.sample_with_info(n, cond=cond, generator=generator, sampler=sampler,
-                                     nfe=nfe).x
+                                     nfe=nfe, guidance=guidance).x
 
     def transport(self, x_data: Tensor, *, sampler: str | None = None, nfe: int | None = None,
-                  cond: Tensor | None = None) -> Tensor:
-        """Carries data points to the source end (:math:`t = 0 \\to 1`), without gradients."""
+                  cond: Tensor | None = None, guidance: float | None = None) -> Tensor:
+        """Carries data points to the source end (:math:`t = 0 \\to 1`), without gradients
+        (labelled points of a class-conditional model along the guided field)."""
         with torch.no_grad():
             return self.integrate(x_data, t0=self.t_lo, t1=self.t_hi, sampler=sampler,
-                                  nfe=nfe, cond=cond).x
+                                  nfe=nfe, cond=cond, guidance=guidance).x
 
 
 class DensityFlowMatching(FlowMatching, DensityModel):
@@ -205,7 +251,14 @@ class DensityFlowMatching(FlowMatching, DensityModel):
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """:math:`\\log p_\\theta(x)` in nats ``(B,)``: the source log-density at the end of
         the flow plus the integrated divergence (exact trace, or Hutchinson probes from a
-        fixed seed, so the same points give the same value)."""
+        fixed seed, so the same points give the same value).
+
+        For a class-conditional model, ``cond`` labels ``(B,)`` give the conditional
+        :math:`\\log p_\\theta(x \\mid c)` of the unguided conditional velocity (``-1``, or
+        no ``cond``: the null label's unconditional density); ``model.guidance`` plays no
+        part (the guided field is no trained model's flow)."""
+        if self.n_classes and cond is not None:
+            cond = as_labels(cond.to(x.device), x.shape[0], self.n_classes)
         solver, steps, rtol = self.likelihood
         t0, t1 = self.t_lo, self.t_hi
         ts = None if solver == "dopri5" else torch.linspace(t0, t1, steps + 1,

@@ -14,6 +14,15 @@ evaluating it (Lipman et al. 2023, Thm. 2; Tong et al. 2024, Thm. 3.2 for any co
 With a ``noise`` or ``data`` prediction the regression is on the source point or the data
 point instead; the minimiser is again the conditional expectation, and the converter turns it
 into the same marginal velocity (the weighting over :math:`t` differs).
+
+A class-conditional model regresses :math:`v_\theta(x_t, t, c)` on the same targets, with the
+label :math:`c` of each data point replaced by the null token with probability
+:math:`p_\mathrm{uncond}` (:func:`genmodels.paths.guidance.training_labels`, the label
+dropout of classifier-free guidance, Ho & Salimans 2022), so one network learns the
+conditional fields :math:`v_t(x \mid c)` and the unconditional :math:`v_t(x)`. A non-trivial
+coupling then pairs each label's points among themselves
+(:func:`genmodels.paths.couplings.couple_within`), so the source marginal of every class is
+still the source.
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ import torch
 from torch import nn
 
 from ...core import Batch, LossOutput, Objective, noise
-from ...paths.couplings import Coupling, Independent
+from ...paths.couplings import Coupling, Independent, couple_within
+from ...paths.guidance import training_labels
 from .model import FlowMatching
 
 
@@ -35,10 +45,12 @@ class ConditionalFlowMatching(Objective):
 
     Args:
         coupling: a :class:`~genmodels.paths.couplings.Coupling` (default independent).
+        p_uncond: the label dropout rate of a class-conditional model.
     """
 
-    def __init__(self, coupling: Coupling | None = None) -> None:
+    def __init__(self, coupling: Coupling | None = None, p_uncond: float = 0.1) -> None:
         self.coupling = coupling or Independent()
+        self.p_uncond = float(p_uncond)
 
     def __call__(self, model: nn.Module, batch: Batch, phase: str = "main") -> LossOutput:
         if not isinstance(model, FlowMatching):
@@ -47,13 +59,17 @@ class ConditionalFlowMatching(Objective):
         x_data = batch.x
         n = x_data.shape[0]
         x_src = model.source.sample(n).to(x_data)
-        x_data, x_src = self.coupling(x_data, x_src)
+        cond = training_labels(model, batch, self.p_uncond, "flow-matching model")
+        if model.n_classes:
+            x_data, x_src = couple_within(self.coupling, x_data, x_src, cond)
+        else:
+            x_data, x_src = self.coupling(x_data, x_src)
         t = model.t_lo + (model.t_hi - model.t_lo) * noise.rand(
             (n,), dtype=torch.float64, device=x_data.device)
         z = noise.randn_like(x_data) if model.path.stochastic else None
         xt, ut = model.path.sample(x_data, x_src, t.to(x_data.dtype), z)
         target = {"velocity": ut, "noise": x_src, "data": x_data}[model.prediction]
-        pred = model.predict(xt, t, cond=batch.cond)
+        pred = model.predict(xt, t, cond=cond)
         loss = (pred - target).flatten(1).square().mean(1).mean()
         cost = (x_src - x_data).flatten(1).square().sum(1).mean()
         return LossOutput(loss, {"cfm": loss.detach(), "transport_cost": cost.detach()})
