@@ -118,6 +118,8 @@ class Run:
         as ``model.log_prob_kind`` says), shape ``(B,)``; with ``bound``, the model's
         variational lower bound instead (diffusion models)."""
         if not isinstance(self.model, DensityModel):
+            if self.model.no_density:
+                raise InputError(f"model {self.config.model!r}: {self.model.no_density}")
             raise InputError(
                 f"model {self.config.model!r} has no density: `score` needs a flow, VAE, "
                 "diffusion or flow-matching model"

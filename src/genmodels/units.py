@@ -33,6 +33,7 @@ class DataUnits(GenerativeModel):
         self.inner = model
         self.standardize = standardize
         self.event_shape = tuple(model.event_shape)
+        self.no_density = model.no_density
 
     def sample(
         self,

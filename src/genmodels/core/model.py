@@ -21,6 +21,11 @@ class GenerativeModel(nn.Module, ABC):
 
     event_shape: tuple[int, ...]
 
+    #: Why a model that is no :class:`DensityModel` has no log-density, when there is a reason
+    #: worth telling (``genmodels score`` and an explicitly requested ``nll`` metric refuse
+    #: with it); empty otherwise.
+    no_density: str = ""
+
     @abstractmethod
     def sample(
         self, n: int, *, cond: Tensor | None = None, generator: torch.Generator | None = None

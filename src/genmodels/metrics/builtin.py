@@ -22,6 +22,10 @@ from .context import EvalContext
 #: The metrics that ``evaluate(metrics=None)`` runs (each only where it applies).
 DEFAULT_METRICS: list[str] = []
 
+#: The metrics that need ``log_prob``: named explicitly for a model that says why it has no
+#: density (``GenerativeModel.no_density``), ``evaluate`` refuses with that reason.
+DENSITY_METRICS = ("nll", "elbo")
+
 Compute = Callable[[EvalContext], dict[str, float]]
 
 

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ..core import GenerativeModel
+from ..core import DensityModel, GenerativeModel
 from ..errors import InputError
 from ..registry import get_metric
-from .builtin import DEFAULT_METRICS
+from .builtin import DEFAULT_METRICS, DENSITY_METRICS
 from .context import DEFAULT_MAX_EVAL, EvalContext, split_halves
 
 
@@ -70,10 +70,16 @@ def evaluate(
 
     Raises:
         InputError: an unknown metric name, test points of the wrong shape or not finite,
-            ``n_samples < 2``, or no requested metric applying at all.
+            ``n_samples < 2``, no requested metric applying at all, or a density metric
+            (``nll``, ``elbo``) named for a model that declares why it has no density
+            (``model.no_density``: a data-to-data flow).
     """
     names = list(DEFAULT_METRICS) if metrics is None else list(dict.fromkeys(metrics))
     entries = [get_metric(name) for name in names]
+    asked = [n for n in names if n in DENSITY_METRICS] if metrics is not None else []
+    if (asked and isinstance(model, GenerativeModel) and not isinstance(model, DensityModel)
+            and model.no_density):
+        raise InputError(f"metric {asked[0]!r}: {model.no_density}")
     test = torch.as_tensor(test)
     shape = tuple(getattr(model, "event_shape", test.shape[1:]))
     if test.ndim < 1 or tuple(test.shape[1:]) != shape:

@@ -97,6 +97,11 @@ class FlowMatching(IterativeModel, LabelConditional):
             raise InputError(f"model.source: points of shape {tuple(source.event_shape)}, the "
                              f"data's are {tuple(event_shape)}")
         self.net, self.path, self.source = net, path, source
+        if not isinstance(source, StandardNormal):
+            self.no_density = (
+                f"the data-to-data flow (model.source={getattr(source, 'name', 'points')!r}) "
+                "has no density: its source is an empirical data set, which has no "
+                "log-density to carry through the flow")
         self.event_shape = tuple(event_shape)
         self.prediction = prediction
         # noise → velocity divides by α (0 at t = 1), data → velocity by σ (0 at t = 0)
