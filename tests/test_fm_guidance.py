@@ -255,3 +255,22 @@ def test_data_to_data_flow_refuses_a_density(tmp_path, capsys) -> None:
     with pytest.raises(InputError, match=reason):
         loaded.evaluate(metrics=["nll"], save=False)
     assert "nll" not in loaded.evaluate(metrics=["w2"], save=False)
+
+
+def test_label_dropout_is_sharded_so_two_ranks_equal_one_process() -> None:
+    """Inside the Trainer's sharded noise, two ranks holding rows 0::2 and 1::2 draw the
+    labels, times and source points one process draws for the joined batch: the mean of
+    their losses is the one-process loss."""
+    from genmodels.core.noise import sharded_noise
+
+    torch.manual_seed(0)
+    model, objective = _model(p_uncond=0.5)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 2, generator=g), torch.arange(16) % 3
+    with sharded_noise(1234):
+        whole = objective(model, Batch(x, y=y)).loss
+    parts = []
+    for rank in (0, 1):
+        with sharded_noise(1234, rank, 2):
+            parts.append(objective(model, Batch(x[rank::2], y=y[rank::2])).loss)
+    torch.testing.assert_close((parts[0] + parts[1]) / 2, whole, atol=1e-6, rtol=1e-6)
