@@ -151,9 +151,11 @@ class Run:
         entropy: float | None = None,
         entropy_se: float | None = None,
         dataset: str | None = None,
+        labels: Tensor | None = None,
         save: bool = True,
     ) -> dict[str, float]:
-        """Evaluates the model against ``test`` (default: the run's own test split).
+        """Evaluates the model against ``test`` (default: the run's own test split, with its
+        labels: a class-conditional run draws one sample per test label).
 
         Returns one flat dict (see :func:`genmodels.metrics.evaluate`) and, when ``save``,
         writes it to ``evaluation.json`` in the run directory.
@@ -164,13 +166,13 @@ class Run:
             data = self.dataset()
             test, levels = data.test, data.levels
             entropy, entropy_se = data.entropy, data.entropy_se
-            dataset = data.name
+            dataset, labels = data.name, data.test_labels
         check_points(test, self.model.event_shape, "test data")
         generator = torch.Generator(device=self.model.device).manual_seed(seed)
         with torch.no_grad():
             result = evaluate(
                 self.model, test, metrics=metrics, generator=generator, levels=levels,
-                entropy=entropy, entropy_se=entropy_se, dataset=dataset,
+                entropy=entropy, entropy_se=entropy_se, dataset=dataset, labels=labels,
             )
         if save and self.path is not None and int(os.environ.get("RANK", "0")) == 0:
             write_json(self.path / "evaluation.json", result)

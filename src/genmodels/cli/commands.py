@@ -152,7 +152,7 @@ def _test_data(run: Any, spec: str | None) -> dict[str, Any]:
         cfg = run.config.data
         data = load_dataset(type(cfg)(**{**cfg.__dict__, "name": spec}))
     return {"test": data.test, "levels": data.levels, "entropy": data.entropy,
-            "entropy_se": data.entropy_se, "dataset": data.name}
+            "entropy_se": data.entropy_se, "dataset": data.name, "labels": data.test_labels}
 
 
 def _is_registered(name: str) -> bool:

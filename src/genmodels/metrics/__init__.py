@@ -15,7 +15,7 @@ from . import (
 from .base import Metric
 from .builtin import DEFAULT_METRICS, register, two_sample
 from .c2st import C2STResult, c2st
-from .context import DEFAULT_MAX_EVAL, EvalContext, split_halves
+from .context import DEFAULT_MAX_EVAL, EvalContext, split_halves, split_indices
 from .ess import ImportanceWeighted, ISEstimate, effective_sample_size, importance_sampling
 from .evaluation import evaluate
 from .prdc import prdc
@@ -40,5 +40,6 @@ __all__ = [
     "evaluate",
     "register",
     "split_halves",
+    "split_indices",
     "two_sample",
 ]

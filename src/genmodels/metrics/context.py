@@ -37,6 +37,10 @@ class EvalContext:
         batch_size: the batch size of ``log_prob`` passes.
         dataset: the registered name of the data set (``"grid25"``), ``None`` for a file;
             metrics tied to one data set (mode coverage) apply only when it matches.
+        labels: the class labels of half A ``(m,)`` for a class-conditional model: its
+            samples are then drawn one per label, so they follow the test split's marginal
+            :math:`\\sum_y p(y)\\,p_\\theta(x \\mid y)` (with the run's guidance weight)
+            rather than the null-label (unconditional) network alone.
         cache: derived quantities shared between metrics (keyed by name).
     """
 
@@ -50,6 +54,7 @@ class EvalContext:
     entropy_se: float | None = None
     batch_size: int = 1024
     dataset: str | None = None
+    labels: Tensor | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -71,7 +76,11 @@ class EvalContext:
         """``m`` model samples ``(m, *D)``, drawn once with ``generator`` and shared."""
         if "samples" not in self.cache:
             with torch.no_grad():
-                s = self.model.sample(self.n_eval, generator=self.generator)
+                if self.labels is None:
+                    s = self.model.sample(self.n_eval, generator=self.generator)
+                else:
+                    s = self.model.sample(self.n_eval, cond=self.labels,
+                                          generator=self.generator)
             self.cache["samples"] = s.detach().to(self.half_a.device)
         return self.cache["samples"]
 
@@ -103,6 +112,17 @@ class EvalContext:
         return self.cache[key]
 
 
+def split_indices(
+    n: int, m_max: int, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor]:
+    """The row indices of two disjoint random halves A, B of ``n`` points, each of size
+    ``m = min(n // 2, m_max)``; the permutation is drawn from ``generator``."""
+    m = max(0, min(n // 2, m_max))
+    device = generator.device if generator is not None else torch.device("cpu")
+    perm = torch.randperm(n, generator=generator, device=device)
+    return perm[:m], perm[m : 2 * m]
+
+
 def split_halves(
     test: Tensor, m_max: int, generator: torch.Generator | None
 ) -> tuple[Tensor, Tensor]:
@@ -110,8 +130,5 @@ def split_halves(
 
     The permutation is drawn from ``generator`` (before any model sample is drawn).
     """
-    n = test.shape[0]
-    m = max(0, min(n // 2, m_max))
-    device = generator.device if generator is not None else torch.device("cpu")
-    perm = torch.randperm(n, generator=generator, device=device).to(test.device)
-    return test[perm[:m]], test[perm[m : 2 * m]]
+    ia, ib = split_indices(test.shape[0], m_max, generator)
+    return test[ia.to(test.device)], test[ib.to(test.device)]

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ..core import DensityModel, GenerativeModel
+from ..core import DensityModel, GenerativeModel, LabelConditional
 from ..errors import InputError
 from ..registry import get_metric
 from .builtin import DEFAULT_METRICS, DENSITY_METRICS
-from .context import DEFAULT_MAX_EVAL, EvalContext, split_halves
+from .context import DEFAULT_MAX_EVAL, EvalContext, split_indices
 
 
 def evaluate(
@@ -28,6 +28,7 @@ def evaluate(
     entropy_se: float | None = None,
     batch_size: int = 1024,
     dataset: str | None = None,
+    labels: Tensor | None = None,
 ) -> dict[str, float]:
     """Evaluates a model against test data; one flat dict of finite floats.
 
@@ -38,7 +39,11 @@ def evaluate(
        :data:`~genmodels.metrics.context.DEFAULT_MAX_EVAL` = 2000, which keeps exact W2
        cheap).
     2. ``m`` model samples are drawn once, ``model.sample(m, generator=generator)``, after
-       the permutation, and shared by every two-sample metric.
+       the permutation, and shared by every two-sample metric. A class-conditional model
+       (:class:`~genmodels.core.LabelConditional` trained with labels) given the test
+       ``labels`` draws one sample per label of half A (with its guidance weight), so the
+       samples follow the test marginal :math:`\\sum_y p(y)\\,p_\\theta(x \\mid y)`; without
+       labels it draws from the null label (its unconditional network).
     3. Each metric runs on an :class:`EvalContext`; metrics that do not apply return
        nothing and are left out (never NaN).
 
@@ -67,10 +72,15 @@ def evaluate(
         entropy: the data distribution's entropy in nats, when known.
         entropy_se: its standard error (``None`` or 0 when exact).
         batch_size: the batch size of ``log_prob`` passes.
+        dataset: the registered name of the test data (mode coverage applies only to its
+            own data set).
+        labels: integer class labels of the test points ``(N,)`` (used by class-conditional
+            models only; ignored by the others).
 
     Raises:
         InputError: an unknown metric name, test points of the wrong shape or not finite,
-            ``n_samples < 2``, no requested metric applying at all, or a density metric
+            ``n_samples < 2``, ``labels`` not of shape ``(N,)``, no requested metric
+            applying at all, or a density metric
             (``nll``, ``elbo``) named for a model that declares why it has no density
             (``model.no_density``: a data-to-data flow).
     """
@@ -90,13 +100,22 @@ def evaluate(
         raise InputError("test data: non-finite values")
     if n_samples is not None and n_samples < 2:
         raise InputError(f"n_samples must be at least 2, got {n_samples}")
+    inner = getattr(model, "inner", model)
+    conditional = isinstance(inner, LabelConditional) and inner.n_classes > 0
+    if labels is not None and conditional:
+        labels = torch.as_tensor(labels)
+        if tuple(labels.shape) != (test.shape[0],):
+            raise InputError(f"test labels: shape {tuple(labels.shape)}, the test data has "
+                             f"{test.shape[0]} points")
     test = test.to(model.device)
-    half_a, half_b = split_halves(
-        test, DEFAULT_MAX_EVAL if n_samples is None else n_samples, generator
-    )
+    ia, ib = split_indices(test.shape[0], DEFAULT_MAX_EVAL if n_samples is None else n_samples,
+                           generator)
+    half_a, half_b = test[ia.to(test.device)], test[ib.to(test.device)]
+    labels_a = (labels[ia.cpu()].long().to(model.device)
+                if labels is not None and conditional else None)
     ctx = EvalContext(
         model, test, half_a, half_b, generator=generator, levels=levels, entropy=entropy,
-        entropy_se=entropy_se, batch_size=batch_size, dataset=dataset,
+        entropy_se=entropy_se, batch_size=batch_size, dataset=dataset, labels=labels_a,
     )
     result: dict[str, float] = {}
     was_training = model.training
