@@ -6,7 +6,10 @@ Adam loop through genmodels' objective and through torchcfm's flow matcher: per-
 (median over the run) and W2 (exact, genmodels.divergences.wasserstein2) between test points
 and samples by 100 Euler steps, the torchcfm evaluation protocol.
 
-Run: python benchmarks/bench_fm.py [--steps N] [--n-test N]
+Run: python benchmarks/bench_fm.py [--steps N] [--n-test N] [--repeats R]
+
+With ``--repeats R`` each pair of runs is repeated R times, ours and torchcfm's alternating
+in order; the times are the medians of the per-run medians.
 """
 
 from __future__ import annotations
@@ -65,7 +68,22 @@ def ours(data: Tensor, coupling: str, steps: int, batch: int, seed: int):
         times.append(time.perf_counter() - t)
     # genmodels: data at t = 0, source at t = 1
     sample = lambda n: _euler(net, torch.randn(n, 2), 1.0, 0.0)  # noqa: E731
+    sample.model = model
     return statistics.median(times), sample
+
+
+def sampling_times(model: FlowMatching, n: int, repeats: int = 5) -> tuple[float, float]:
+    """Seconds for ``n`` samples by 100 Euler steps: ``model.sample`` against the bare loop
+    on the same network (the torchcfm evaluation protocol), interleaved, medians."""
+    ts_ours, ts_bare = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model.sample(n, sampler="euler", nfe=100)
+        ts_ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        _euler(model.net, torch.randn(n, 2), 1.0, 0.0)
+        ts_bare.append(time.perf_counter() - t)
+    return statistics.median(ts_ours), statistics.median(ts_bare)
 
 
 def peer(data: Tensor, coupling: str, steps: int, batch: int, seed: int):
@@ -95,17 +113,24 @@ def peer(data: Tensor, coupling: str, steps: int, batch: int, seed: int):
     return statistics.median(times), sample
 
 
-def main(steps: int, n_test: int, batch: int) -> None:
+def main(steps: int, n_test: int, batch: int, repeats: int = 1) -> None:
     torch.set_num_threads(1)
-    rows = []
+    rows, samp = [], []
     for name in ("8gaussians", "moons"):
         g = torch.Generator().manual_seed(0)
         train = toy_sample(name, 20_000, generator=g)
         test = toy_sample(name, n_test, generator=g)
         floor = wasserstein2(toy_sample(name, n_test, generator=g), test)
         for label, coupling in (("I-CFM", "independent"), ("OT-CFM", "exact")):
-            t_ours, s_ours = ours(train, coupling, steps, batch, 0)
-            t_peer, s_peer = peer(train, coupling, steps, batch, 0)
+            # interleaved repeats (the order alternates), the median of the per-run medians
+            tos, tps = [], []
+            for r in range(repeats):
+                runs = [ours, peer] if r % 2 == 0 else [peer, ours]
+                res = {f: f(train, coupling, steps, batch, 0) for f in runs}
+                tos.append(res[ours][0])
+                tps.append(res[peer][0])
+            t_ours, s_ours = statistics.median(tos), res[ours][1]
+            t_peer, s_peer = statistics.median(tps), res[peer][1]
             torch.manual_seed(1)
             w_ours = wasserstein2(s_ours(n_test), test)
             torch.manual_seed(1)
@@ -114,10 +139,17 @@ def main(steps: int, n_test: int, batch: int) -> None:
                          f"{t_peer / t_ours:.2f}", f"{w_ours:.3f}", f"{w_peer:.3f}",
                          f"{floor:.3f}"])
             print(rows[-1], flush=True)
-    write_table("fm", f"Flow matching vs torchcfm ({steps} steps, batch {batch}, W2 on "
+            if coupling == "independent":
+                so, sb = sampling_times(s_ours.model, n_test)
+                samp.append([name, f"{so * 1e3:.1f}", f"{sb * 1e3:.1f}", f"{sb / so:.2f}"])
+                print(samp[-1], flush=True)
+    write_table("fm", f"Flow matching vs torchcfm ({steps} steps × {repeats} interleaved "
+                f"repeats, batch {batch}, W2 on "
                 f"{n_test} points, 100 Euler steps)",
                 ["data", "method", "ours ms/step", "torchcfm ms/step", "speed ratio peer/ours",
                  "W2 ours", "W2 torchcfm", "W2 floor"], rows)
+    write_table("fm_sampling", f"Sampling {n_test} points by 100 Euler steps (I-CFM net)",
+                ["data", "model.sample ms", "bare loop ms", "ratio bare/ours"], samp)
 
 
 if __name__ == "__main__":
@@ -125,5 +157,6 @@ if __name__ == "__main__":
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--n-test", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=1)
     a = ap.parse_args()
-    main(a.steps, a.n_test, a.batch)
+    main(a.steps, a.n_test, a.batch, a.repeats)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -18,11 +18,13 @@ class LossOutput:
 
     Attributes:
         loss: a scalar tensor; the trainer calls ``loss.backward()``.
-        logs: scalars to log (tensors are detached and converted lazily, only on log steps).
+        logs: scalars to log (tensors are detached and converted lazily, only on log steps);
+            a value may also be a zero-argument callable returning one, evaluated only on log
+            steps (a diagnostic that costs a few tensor operations every step otherwise).
     """
 
     loss: Tensor
-    logs: dict[str, Tensor | float] = field(default_factory=dict)
+    logs: dict[str, Tensor | float | Callable[[], Tensor | float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,11 @@ class StandardNormal(Distribution):
     def rsample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         return standard_normal((n, *self.event_shape), self._anchor, generator)
 
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        # no parameters, so no graph to avoid: the no_grad context of the base class cost
+        # more than the draw itself (a flow-matching step samples the source every step)
+        return self.rsample(n, generator=generator)
+
 
 class DiagNormal(Distribution):
     r"""A Gaussian :math:`\mathcal N(\mu, \mathrm{diag}\,\sigma^2)` with learnable mean and scale.

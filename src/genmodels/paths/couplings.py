@@ -46,12 +46,28 @@ def exact_assignment(cost: Tensor) -> Tensor:
     r"""The permutation ``j(i)`` ``(n,)`` minimising :math:`\sum_i C_{i, j(i)}` of a square
     cost matrix. With uniform weights and equal sizes, exact OT is this assignment problem
     (Birkhoff: an optimal plan is a permutation). POT's network simplex ``ot.emd`` solves it
-    (2.9 ms at n = 256 on a data batch, against 7.6 ms for scipy's ``linear_sum_assignment``,
-    the fallback when POT is missing)."""
-    n = cost.shape[0]
-    if cost.shape != (n, n):
-        raise InputError(f"exact OT coupling: needs equal batch sizes, got {tuple(cost.shape)}")
-    c = cost.detach().cpu().double().numpy()
+    (5.2 ms at n = 256 on the 2-core development machine, against 13.6 ms for scipy's
+    ``linear_sum_assignment``, the fallback when POT is missing); its plan is a vertex, a
+    permutation matrix scaled by 1/n, so the argmax of each row reads the permutation off
+    exactly (no sampling from the plan)."""
+    j = _assign(cost.detach().cpu().double().numpy())
+    return torch.as_tensor(j, dtype=torch.long, device=cost.device)
+
+
+def _cost_np(x: Tensor, y: Tensor):
+    """:func:`_cost` as a float64 numpy array, built in numpy (what the solver takes: no
+    float64 torch tensor and copy in between)."""
+    a = x.detach().flatten(1).cpu().double().numpy()
+    b = y.detach().flatten(1).cpu().double().numpy()
+    c = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return c.clip(min=0.0, out=c)
+
+
+def _assign(c):
+    """The optimal permutation of the float64 numpy cost matrix ``c`` (numpy ``(n,)``)."""
+    n = c.shape[0]
+    if c.shape != (n, n):
+        raise InputError(f"exact OT coupling: needs equal batch sizes, got {tuple(c.shape)}")
     try:
         import numpy as np
         import ot
@@ -67,7 +83,7 @@ def exact_assignment(cost: Tensor) -> Tensor:
             raise InputError("the exact OT coupling needs POT or scipy: "
                              "pip install 'genmodels[metrics]'") from None
         _, j = linear_sum_assignment(c)
-    return torch.as_tensor(j, dtype=torch.long, device=cost.device)
+    return j
 
 
 class Coupling(ABC):
@@ -101,7 +117,8 @@ class ExactOT(Coupling):
 
     def __call__(self, x_data: Tensor, x_src: Tensor, *,
                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        return x_data, x_src[exact_assignment(_cost(x_data, x_src))]
+        j = _assign(_cost_np(x_data, x_src))
+        return x_data, x_src[torch.as_tensor(j, dtype=torch.long, device=x_src.device)]
 
 
 class SinkhornOT(Coupling):

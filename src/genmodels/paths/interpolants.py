@@ -99,16 +99,21 @@ class Interpolant(ABC):
             t: times ``(B,)``.
             z: the bridge noise (required when :attr:`stochastic`).
         """
-        a, s = expand(self.alpha(t), x_data), expand(self.sigma(t), x_data)
-        da, ds = expand(self.d_alpha(t), x_data), expand(self.d_sigma(t), x_data)
-        xt = a * x_data + s * x_src
-        ut = da * x_data + ds * x_src
+        xt, ut = self._affine(x_data, x_src, t)
         if self.stochastic:
             if z is None:
                 raise InputError(f"interpolant {self.name!r}: needs the bridge noise z")
             xt = xt + expand(self.gamma(t), x_data) * z
             ut = ut + expand(self.d_gamma(t), x_data) * z
         return xt, ut
+
+    def _affine(self, x_data: Tensor, x_src: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """:math:`(\\alpha_t x_\\mathrm{data} + \\sigma_t x_\\mathrm{src},\\;
+        \\dot\\alpha_t x_\\mathrm{data} + \\dot\\sigma_t x_\\mathrm{src})`, the path without
+        its extra noise."""
+        a, s = expand(self.alpha(t), x_data), expand(self.sigma(t), x_data)
+        da, ds = expand(self.d_alpha(t), x_data), expand(self.d_sigma(t), x_data)
+        return a * x_data + s * x_src, da * x_data + ds * x_src
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -141,6 +146,14 @@ class Linear(Interpolant):
 
     def d_sigma(self, t: Tensor) -> Tensor:
         return torch.full_like(t, 1 - self.sigma_min)
+
+    def _affine(self, x_data: Tensor, x_src: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        # u_t = (1 - σmin) x_src - x_data does not depend on t, and
+        # x_t = x_data + σmin x_src + t u_t: 3 tensor operations instead of 12
+        smin = self.sigma_min
+        ut = x_src - x_data if smin == 0 else torch.sub(x_src * (1 - smin), x_data)
+        start = x_data if smin == 0 else torch.add(x_data, x_src, alpha=smin)
+        return torch.addcmul(start, expand(t, x_data), ut), ut
 
     def __repr__(self) -> str:
         return f"Linear(sigma_min={self.sigma_min})"

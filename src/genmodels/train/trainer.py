@@ -404,6 +404,8 @@ class Trainer:
             out = ph.step.last
             if out is not None:
                 for k, v in out.logs.items():
+                    if callable(v):  # a diagnostic computed only when logged
+                        v = v()
                     if isinstance(v, Tensor):
                         if v.numel() == 1:
                             rec[f"{pre}{k}"] = float(v.detach())
