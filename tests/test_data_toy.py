@@ -14,7 +14,8 @@ from genmodels.errors import InputError
 from genmodels.registry import DATASETS, get_dataset
 
 ALL = sorted(toy.TOYS)
-MIXTURES = ("8gaussians", "25gaussians", "ring8", "grid25")
+MIXTURES = ("8gaussians", "25gaussians", "ring8", "grid25", "8gaussians-cfm")
+OVERLAPPING = ("8gaussians", "8gaussians-cfm")  # components overlap: H < log K + H(component)
 ALPHA = 1e-3  # significance of every goodness-of-fit test below (fixed seeds: not flaky)
 
 
@@ -35,7 +36,8 @@ def test_sample_shape_dtype_and_seeding(name: str) -> None:
 def test_registry_and_load_dataset_contract() -> None:
     assert set(ALL) <= set(DATASETS)
     assert set(ALL) == {"8gaussians", "25gaussians", "checkerboard", "2spirals", "pinwheel",
-                        "rings", "moons", "circles", "swissroll", "ring8", "grid25"}
+                        "rings", "moons", "circles", "swissroll", "ring8", "grid25",
+                        "8gaussians-cfm", "moons-cfm"}
     state = torch.get_rng_state()
     cfg = DataConfig(name="pinwheel", n_train=300, n_val=20, n_test=50, seed=3)
     d = load_dataset(cfg)
@@ -88,6 +90,8 @@ def _ref_ffjord(name: str, n: int, rs: np.random.RandomState) -> np.ndarray:
 
     if name == "moons":
         return datasets.make_moons(n, noise=0.1, random_state=rs)[0] * 2 + np.array([-1, -0.2])
+    if name == "moons-cfm":  # torchcfm runner's SKLearnDataModule("moons")
+        return datasets.make_moons(n, noise=0.05, random_state=rs)[0] * 2 - np.array([1, 0])
     if name == "circles":
         return datasets.make_circles(n, factor=0.5, noise=0.08, random_state=rs)[0] * 3
     if name == "swissroll":
@@ -96,6 +100,11 @@ def _ref_ffjord(name: str, n: int, rs: np.random.RandomState) -> np.ndarray:
         x1 = rs.rand(n) * 4 - 2
         x2 = rs.rand(n) - rs.randint(0, 2, n) * 2 + np.floor(x1) % 2
         return np.stack([x1, x2], 1) * 2
+    if name == "8gaussians-cfm":  # torchdyn's generate_gaussians(8, radius=5, std=1), n/8 each
+        per = n // 8
+        angle = 2 * np.pi * np.arange(1, 9) / 8
+        centres = 5 * np.stack([np.cos(angle), np.sin(angle)], 1)
+        return rs.permutation(np.repeat(centres, per, axis=0) + rs.randn(8 * per, 2))
     centres, std = toy.mixture_centres(name)
     return centres.numpy()[rs.randint(len(centres), size=n)] + std * rs.randn(n, 2)
 
@@ -198,8 +207,10 @@ def test_log_prob_integrates_to_one(name: str) -> None:
 
 
 # Entropies measured with 10^6 draws (nats): 8gaussians 2.8328 ± 0.0010 (the reference's
-# 2.832), 25gaussians −2.0128 ± 0.0010, ring8 −2.9057 ± 0.0010, grid25 0.0663 ± 0.0010.
-ENTROPY = {"8gaussians": 2.8328, "25gaussians": -2.0128, "ring8": -2.9057, "grid25": 0.0663}
+# 2.832), 25gaussians −2.0128 ± 0.0010, ring8 −2.9057 ± 0.0010, grid25 0.0663 ± 0.0010,
+# 8gaussians-cfm 4.7710 ± 0.0008 (a midpoint-rule −∫p log p on a 0.02 grid gives 4.7707).
+ENTROPY = {"8gaussians": 2.8328, "25gaussians": -2.0128, "ring8": -2.9057, "grid25": 0.0663,
+           "8gaussians-cfm": 4.7710}
 
 
 @pytest.mark.parametrize("name", MIXTURES)
@@ -214,7 +225,7 @@ def test_entropy_agrees_with_independent_estimates(name: str) -> None:
     # where the components barely overlap, H = log K + log(2πeσ²) (overlap < 1e-6 nats)
     centres, std = toy.mixture_centres(name)
     separated = math.log(len(centres)) + math.log(2 * math.pi * math.e * std * std)
-    if name != "8gaussians":
+    if name not in OVERLAPPING:
         assert abs(h - separated) < 4 * se
     else:  # overlapping modes: H ≤ log K + H(component), with equality only when disjoint
         assert h < separated

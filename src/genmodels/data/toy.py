@@ -3,7 +3,11 @@
 The FFJORD toys (Grathwohl et al. 2019, ``rtqichen/ffjord`` ``lib/toy_data.py``) follow that file's
 maths exactly; the two mode-coverage mixtures follow VEEGAN (Srivastava et al. 2017) and PacGAN
 (Lin et al. 2018); ``25gaussians`` follows the WGAN-GP toy script (Gulrajani et al. 2017,
-``igul222/improved_wgan_training`` ``gan_toy.py``). U = Uniform[0, 1), N = standard normal.
+``igul222/improved_wgan_training`` ``gan_toy.py``). ``8gaussians-cfm`` and ``moons-cfm`` are the
+two Gaussian-source data sets of the torchcfm benchmark runner (Tong et al. 2024, Table 2;
+``atong01/conditional-flow-matching`` ``runner/src/datamodules/distribution_datamodule.py``),
+kept apart from the FFJORD toys of the same shape because their scales differ.
+U = Uniform[0, 1), N = standard normal.
 
 These versions are *distributionally* identical to the originals but not stream-identical: they
 draw from one :class:`torch.Generator` instead of NumPy's global RNG. Where the originals use fixed
@@ -64,6 +68,11 @@ def mixture_centres(name: str) -> tuple[Tensor, float]:
     * ``ring8`` (VEEGAN): :math:`c_k = 2(\\cos 2\\pi k/8, \\sin 2\\pi k/8)`, k = 0..7,
       :math:`\\sigma = 0.02`.
     * ``grid25`` (VEEGAN/PacGAN): :math:`c \\in \\{-4,-2,0,2,4\\}^2`, :math:`\\sigma = 0.05`.
+    * ``8gaussians-cfm`` (torchcfm runner, ``datamodule=gaussians``: torchdyn's
+      ``generate_gaussians(n_gaussians=8, radius=5, std_gaussians=1)``):
+      :math:`c_k = 5(\\cos 2\\pi k/8, \\sin 2\\pi k/8)`, :math:`\\sigma = 1`. (torchdyn adds one
+      offset of std 1e-4 per component, and draws exactly ``n/8`` points per component; both
+      are left out: i.i.d. draws of the same mixture.)
     """
     if name == "8gaussians":
         a = torch.arange(8, dtype=_F64) * (math.pi / 4)
@@ -71,6 +80,9 @@ def mixture_centres(name: str) -> tuple[Tensor, float]:
     if name == "ring8":
         a = torch.arange(8, dtype=_F64) * (2 * math.pi / 8)
         return torch.stack([a.cos(), a.sin()], 1) * 2.0, 0.02
+    if name == "8gaussians-cfm":
+        a = torch.arange(8, dtype=_F64) * (2 * math.pi / 8)
+        return torch.stack([a.cos(), a.sin()], 1) * 5.0, 1.0
     grid = torch.arange(-2, 3, dtype=_F64) * 2.0
     c = torch.cartesian_prod(grid, grid)
     if name == "25gaussians":
@@ -168,6 +180,19 @@ def _moons(n: int, g: torch.Generator | None) -> Tensor:
     return 2 * x + torch.tensor([-1.0, -0.2], dtype=_F64)
 
 
+def _moons_cfm(n: int, g: torch.Generator | None) -> Tensor:
+    """The torchcfm runner's moons (``datamodule=moons``, ``SKLearnDataModule``):
+    ``make_moons(n, noise=0.05)`` × 2, then x1 − 1; outer (cos s, sin s), inner
+    (1 − cos s, 0.5 − sin s), s evenly spaced on [0, π] with both ends, noise std 0.1 after
+    scaling."""
+    n_out = n // 2
+    s_out, s_in = _linspace_closed(n_out, math.pi), _linspace_closed(n - n_out, math.pi)
+    x = torch.cat([torch.stack([s_out.cos(), s_out.sin()], 1),
+                   torch.stack([1 - s_in.cos(), 1 - s_in.sin() - 0.5], 1)])
+    x = _shuffle(x, g) + 0.05 * _normal(n, 2, g)
+    return 2 * x + torch.tensor([-1.0, 0.0], dtype=_F64)
+
+
 def _swissroll(n: int, g: torch.Generator | None) -> Tensor:
     """``make_swiss_roll(n, noise=1.0)`` columns 0 and 2, / 5: t = 1.5π(1 + 2U),
     ((t cos t + ε1)/5, (t sin t + ε3)/5)."""
@@ -212,6 +237,10 @@ TOYS: dict[str, Toy] = {t.name: t for t in (
         _mixture("ring8"), density=True),
     Toy("grid25", "25 Gaussians on {-4,-2,0,2,4}², std 0.05", "VEEGAN/PacGAN",
         _mixture("grid25"), density=True),
+    Toy("8gaussians-cfm", "8 Gaussians on a circle of radius 5, std 1 (torchcfm benchmark)",
+        "torchcfm runner", _mixture("8gaussians-cfm"), density=True),
+    Toy("moons-cfm", "make_moons(noise=0.05) × 2 − (1, 0) (torchcfm benchmark)",
+        "torchcfm runner", _moons_cfm),
 )}
 
 

@@ -1,6 +1,7 @@
 """Exact log-densities and entropies of the toys that have them in closed form.
 
-* The Gaussian mixtures (``8gaussians``, ``25gaussians``, ``ring8``, ``grid25``) are equal-weight
+* The Gaussian mixtures (``8gaussians``, ``25gaussians``, ``ring8``, ``grid25``,
+  ``8gaussians-cfm``) are equal-weight
   mixtures of K isotropic Gaussians in d = 2:
 
   .. math:: \\log p(x) = \\operatorname{logsumexp}_k\\Big(-\\frac{\\lVert x - c_k\\rVert^2}
@@ -32,7 +33,7 @@ ENTROPY_SAMPLES = 1_000_000
 _ENTROPY_SEED = 20_240_601
 _CHUNK = 1 << 16
 _ENTROPY_CACHE: dict[str, tuple[float, float]] = {}
-_MIXTURES = ("8gaussians", "25gaussians", "ring8", "grid25")
+_MIXTURES = ("8gaussians", "25gaussians", "ring8", "grid25", "8gaussians-cfm")
 
 
 def has_density(name: str) -> bool:
