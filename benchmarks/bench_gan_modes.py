@@ -124,14 +124,22 @@ def main() -> None:
         rows.append([family[m], ", ".join(f"{k}={v}" for k, v in cfgs[m].items()) or "defaults",
                      _ms([r["modes"] for r in res]),
                      _ms([r["hq_fraction"] for r in res], 100.0),
-                     _ms([r.get("mode_rkl", math.log(25)) for r in res], digits=2),
+                     _ms([r.get("mode_rkl", math.log(r["modes_total"])) for r in res],
+                         digits=2),
+                     _ms([r["d50"] for r in res]), _ms([r["d90"] for r in res]),
                      f"{statistics.fmean(r['seconds'] for r in res):.0f}"])
-    write_table(a.name, "GAN mode coverage on grid25 (2500 samples, mean ± s.e. over seeds)",
-                ["model", "settings", "modes (of 25)", "HQ %", "reverse KL", "s/run"], rows,
-                notes=f"{n_seeds} seeds, {a.steps} steps (each = n_critic critic steps + 1 "
-                      f"generator step), batch {a.batch_size}, Adam lr {a.lr}, betas "
-                      "(0.5, 0.9), cosine decay to 0; HQ: within 3 std (0.15) of the nearest "
-                      "centre.")
+    centres, std = mixture_centres(a.data)
+    first = next(iter(results.values()), [{}])[0]
+    steps, lr = first.get("steps", a.steps), first.get("lr", a.lr)
+    shared = {"betas": "(0.5, 0.9)", "schedule": SCHEDULE, **first.get("train", extra)}
+    write_table(a.name, f"GAN mode coverage on {a.data} (2500 samples, mean ± s.e. over seeds)",
+                ["model", "settings", f"modes (of {len(centres)})", "HQ %", "reverse KL",
+                 "d50/σ", "d90/σ", "s/run"], rows,
+                notes=f"{n_seeds} seeds, {steps} steps (each = n_critic critic steps + 1 "
+                      f"generator step), batch {a.batch_size}, Adam lr {lr}, train "
+                      + ", ".join(f"{k}={v}" for k, v in shared.items())
+                      + f"; HQ: within 3 std ({3 * std:g}) of the nearest centre; d50/d90: "
+                      "median and 90 % quantile of the distance to the nearest centre in std.")
 
 
 def _parse(v: str) -> object:
