@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write_table  # noqa: E402
+from common import parse_value, write_table  # noqa: E402
 
 import genmodels as gm  # noqa: E402
 from genmodels.data.toy import mixture_centres  # noqa: E402
@@ -92,8 +92,8 @@ def main() -> None:
     for s in a.set:
         m, kv = s.split(":", 1)
         k, v = kv.split("=", 1)
-        cfgs[m][k] = type(cfgs[m].get(k, 0.0))(v) if k in cfgs[m] else _parse(v)
-    extra = {k: _parse(v) for k, v in (kv.split("=", 1) for kv in a.train)}
+        cfgs[m][k] = type(cfgs[m].get(k, 0.0))(v) if k in cfgs[m] else parse_value(v)
+    extra = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in a.train)}
     results: dict[str, list[dict]] = {}
     if a.merge:
         seen = set()
@@ -141,16 +141,6 @@ def main() -> None:
                       + f"; HQ: within 3 std ({3 * std:g}) of the nearest centre; d50/d90: "
                       "median and 90 % quantile of the distance to the nearest centre in std.")
 
-
-def _parse(v: str) -> object:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    if "," in v:
-        return tuple(_parse(x) for x in v.split(","))
-    return {"true": True, "false": False}.get(v.lower(), v)
 
 
 if __name__ == "__main__":

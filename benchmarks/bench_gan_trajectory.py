@@ -17,23 +17,13 @@ import math
 import time
 
 import torch
+from common import parse_value
 
 from genmodels.core import Batch
 from genmodels.data.toy import mixture_centres
 from genmodels.data.toy import sample as toy_sample
 from genmodels.metrics.modes import mode_coverage
 from genmodels.registry import DataInfo, get_family
-
-
-def _parse(v: str) -> object:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    if "," in v:
-        return tuple(_parse(x) for x in v.split(","))
-    return {"true": True, "false": False}.get(v.lower(), v)
 
 
 def main() -> None:
@@ -53,7 +43,7 @@ def main() -> None:
     cfg = fam.config()
     for s in a.set:
         k, v = s.split("=", 1)
-        val = _parse(v)
+        val = parse_value(v)
         setattr(cfg, k, (val,) if isinstance(getattr(cfg, k), tuple) and
                 not isinstance(val, tuple) else val)
     data = toy_sample(a.data, 50_000, generator=torch.Generator().manual_seed(12345))

@@ -46,3 +46,15 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
     (RESULTS / f"{name}.json").write_text(
         json.dumps({"header": header, "rows": rows, "env": env}, indent=2, default=str) + "\n"
     )
+
+
+def parse_value(v: str) -> object:
+    """A ``KEY=VALUE`` command-line value: int, float, a comma tuple, a boolean or the string."""
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    if "," in v:
+        return tuple(parse_value(x) for x in v.split(","))
+    return {"true": True, "false": False}.get(v.lower(), v)
