@@ -158,8 +158,17 @@ def test_model_without_density_gets_no_nll() -> None:
     assert "nll" not in out and "kl_to_data" not in out and "bpd" not in out
     assert {"w2", "w2_floor", "mmd2", "energy", "n_eval"} <= set(out)
     assert out["entropy"] == ENTROPY and out["entropy_se"] == 0.01
-    with pytest.raises(InputError, match="applies"):
-        evaluate(SamplerOnly(), _test_data(400), metrics=["nll"])
+    for named in (["nll"], ["nll", "w2"], ["w2", "elbo"]):
+        with pytest.raises(InputError, match="has no density"):
+            evaluate(SamplerOnly(), _test_data(400), metrics=named)
+
+
+def test_a_named_metric_that_does_not_apply_is_refused_not_dropped() -> None:
+    """Asked for by name, a metric that gives nothing for this model and data (``fd`` on
+    2-D points, ``elbo`` for a model without a bound) is an error, not a silent omission."""
+    for named in (["w2", "fd"], ["nll", "elbo"]):
+        with pytest.raises(InputError, match=f"metric {named[1]!r} does not apply"):
+            evaluate(Normal(), _test_data(400), metrics=named)
 
 
 def test_nonfinite_samples_and_log_probs_are_reported_not_nan() -> None:

@@ -228,9 +228,10 @@ def test_registered_two_sample_metrics_separate_good_from_bad() -> None:
     assert bad["prdc_coverage"] < 0.7 < 0.9 < good["prdc_coverage"]
     for k in ("sinkhorn_floor", "sliced_w2_floor", "c2st_acc_floor", "prdc_recall_floor"):
         assert good[k] == bad[k]  # floors compare the same two test halves
-    # image metrics and ess do not apply here
-    assert evaluate(ShiftedNormal(), test, metrics=["fd", "kid", "ess", "w2"]).keys() == {
-        "w2", "w2_floor", "n_eval"}
+    # image metrics and ess do not apply here: named, they are refused, not dropped
+    for name in ("fd", "kid", "ess"):
+        with pytest.raises(InputError, match=f"metric {name!r} does not apply"):
+            evaluate(ShiftedNormal(), test, metrics=[name, "w2"])
 
 
 def test_ess_metric_on_an_exact_and_a_poor_posterior() -> None:

@@ -87,14 +87,8 @@ class Run:
         options: dict[str, Any] = {}
         cond = None
         if label is not None or guidance is not None:
-            inner = self.family_model
-            if not (isinstance(inner, LabelConditional) and inner.n_classes):
-                raise InputError(f"--label/guidance: run {self.config.model!r} was trained "
-                                 "without labels (train it with model.conditional=true)")
-            if label is not None:
-                from .paths.guidance import as_labels
-
-                cond = as_labels(label, n, inner.n_classes).to(self.model.device)
+            self._conditional()
+            cond = None if label is None else self._labels(label, n)
             if guidance is not None:
                 options["guidance"] = guidance
         if sampler is not None or nfe is not None:
@@ -113,10 +107,15 @@ class Run:
         with torch.no_grad():
             return self.model.sample(n, cond=cond, generator=generator, **options)
 
-    def log_prob(self, x: Tensor, *, batch_size: int = 4096, bound: bool = False) -> Tensor:
+    def log_prob(self, x: Tensor, *, batch_size: int = 4096, bound: bool = False,
+                 label: int | Tensor | None = None) -> Tensor:
         """Log-density in nats of points in data units (an exact value, bound or estimate,
         as ``model.log_prob_kind`` says), shape ``(B,)``; with ``bound``, the model's
-        variational lower bound instead (diffusion models)."""
+        variational lower bound instead (diffusion models).
+
+        ``label`` (one class, or ``(B,)`` classes) gives the class-conditional density
+        :math:`\\log p_\\theta(x \\mid c)` of a run trained with ``model.conditional=true``
+        (the unguided conditional field; without it, the null label's density)."""
         if not isinstance(self.model, DensityModel):
             if self.model.no_density:
                 raise InputError(f"model {self.config.model!r}: {self.model.no_density}")
@@ -128,12 +127,30 @@ class Run:
             raise InputError(f"--bound: model {self.config.model!r} has no variational bound "
                              "(diffusion models and VAEs have one)")
         check_points(x, self.model.event_shape, "input")
+        cond = None if label is None else self._labels(label, x.shape[0])
         fn = self.model.log_prob_bound if bound else self.model.log_prob
         out = []
         with torch.no_grad():
-            for chunk in torch.split(x.to(self.model.device, torch.float32), batch_size):
-                out.append(fn(chunk).cpu())
+            xs = torch.split(x.to(self.model.device, torch.float32), batch_size)
+            cs = [None] * len(xs) if cond is None else torch.split(cond, batch_size)
+            for chunk, c in zip(xs, cs, strict=True):
+                out.append((fn(chunk) if c is None else fn(chunk, cond=c)).cpu())
         return torch.cat(out) if out else torch.zeros(0)
+
+    def _conditional(self) -> int:
+        """The number of classes of a class-conditional run; refuses a run trained without
+        labels in one line."""
+        inner = self.family_model
+        if not (isinstance(inner, LabelConditional) and inner.n_classes):
+            raise InputError(f"--label/guidance: run {self.config.model!r} was trained "
+                             "without labels (train it with model.conditional=true)")
+        return inner.n_classes
+
+    def _labels(self, label: int | Tensor, n: int) -> Tensor:
+        """``(n,)`` labels on the model's device (refused out of range, in one line)."""
+        from .paths.guidance import as_labels
+
+        return as_labels(label, n, self._conditional()).to(self.model.device)
 
     def dataset(self) -> Dataset:
         """Reloads the run's data set (same config, same splits)."""

@@ -128,13 +128,30 @@ def load_points(path: str) -> Any:
     return load_array(path)
 
 
+def load_labels(path: str, n: int) -> Any:
+    """One integer class per point from a user file, ``(n,)`` long; refuses a count that
+    differs from the points' or values that are not whole numbers, in one line."""
+    import torch
+
+    y = load_points(path)
+    if y.dim() == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (n,):
+        raise InputError(f"--labels {path}: shape {tuple(y.shape)}, expected ({n},): one "
+                         "class per point of --in")
+    if not torch.isfinite(y).all() or (y != y.round()).any():
+        raise InputError(f"--labels {path}: classes must be whole numbers")
+    return y.long()
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     """``genmodels score``: log-density in nats of each given point."""
     from ..run import load
 
     run = load(args.run, which=args.which)
     x = load_points(args.inp)
-    lp = run.log_prob(x, bound=args.bound)
+    label = args.label if args.labels is None else load_labels(args.labels, x.shape[0])
+    lp = run.log_prob(x, bound=args.bound, label=label)
     save_npy_atomic(args.out, lp.numpy())
     print(args.out)
     return 0

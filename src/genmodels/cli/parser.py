@@ -123,13 +123,19 @@ def build_parser() -> Parser:
         "(VAE: importance-weighted bound; diffusion/flow matching: probability-flow ODE); "
         "GANs have no density and exit with code 2.",
         epilog="Examples:\n  genmodels score runs/cb --in test.npy --out logp.npy\n"
-        "  genmodels score runs/diff --in test.npy --out elbo.npy --bound",
+        "  genmodels score runs/diff --in test.npy --out elbo.npy --bound\n"
+        "  genmodels score runs/digits-cfm --in test.npy --labels test_labels.npy --out lp.npy",
     )
     _help(s)
     s.add_argument("run", metavar="RUN", help="a run directory")
     s.add_argument("--in", dest="inp", required=True, help="points (.npy, .npz, .csv, .tsv)")
     s.add_argument("--bound", action="store_true",
                    help="the variational lower bound instead (diffusion: the reverse-SDE ELBO)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--label", type=int, help="class of every point: log p(x | c) of a run "
+                   "trained with model.conditional=true (default: the unconditional density)")
+    g.add_argument("--labels", metavar="FILE",
+                   help="one class per point (.npy, .npz, .csv, .tsv of integers, (n,))")
     s.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint")
     s.add_argument("--out", required=True, help="output .npy file of shape (n,)")
     s.set_defaults(handler=commands.cmd_score)

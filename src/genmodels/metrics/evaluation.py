@@ -80,16 +80,16 @@ def evaluate(
     Raises:
         InputError: an unknown metric name, test points of the wrong shape or not finite,
             ``n_samples < 2``, ``labels`` not of shape ``(N,)``, no requested metric
-            applying at all, or a density metric
-            (``nll``, ``elbo``) named for a model that declares why it has no density
-            (``model.no_density``: a data-to-data flow).
-    """
+            applying at all, a named metric that does not apply while others do, or a
+            density metric (``nll``, ``elbo``) named for a model without a density (a GAN;
+            the reason ``model.no_density`` when the model declares one: a data-to-data
+            flow)."""
     names = list(DEFAULT_METRICS) if metrics is None else list(dict.fromkeys(metrics))
     entries = [get_metric(name) for name in names]
     asked = [n for n in names if n in DENSITY_METRICS] if metrics is not None else []
-    if (asked and isinstance(model, GenerativeModel) and not isinstance(model, DensityModel)
-            and model.no_density):
-        raise InputError(f"metric {asked[0]!r}: {model.no_density}")
+    if asked and isinstance(model, GenerativeModel) and not isinstance(model, DensityModel):
+        raise InputError(f"metric {asked[0]!r}: " + (
+            model.no_density or f"a {type(model).__name__} has no density (it only samples)"))
     test = torch.as_tensor(test)
     shape = tuple(getattr(model, "event_shape", test.shape[1:]))
     if test.ndim < 1 or tuple(test.shape[1:]) != shape:
@@ -120,11 +120,18 @@ def evaluate(
     result: dict[str, float] = {}
     was_training = model.training
     model.eval()
+    inapplicable = []
     try:
-        for entry in entries:
-            result.update(entry.compute(ctx))
+        for name, entry in zip(names, entries, strict=True):
+            out = entry.compute(ctx)
+            if not out:
+                inapplicable.append(name)
+            result.update(out)
     finally:
         model.train(was_training)
+    if metrics is not None and inapplicable and result:
+        raise InputError(f"metric {inapplicable[0]!r} does not apply to a "
+                         f"{type(model).__name__} on this test data (drop it from --metrics)")
     if not result:
         raise InputError(
             f"none of the metrics {', '.join(names)} applies to a "

@@ -22,6 +22,24 @@ def _rms(x: Tensor) -> float:
     return float(x.detach().double().square().mean().sqrt())
 
 
+def _first_step(f: VectorField, t: Tensor, x: Tensor, k1: Tensor, direction: float,
+                span: float, rtol: float, atol: float) -> float:
+    """Hairer's starting step (Hairer, Nørsett & Wanner, §II.4): :math:`h_0 = 0.01\\,d_0/d_1`
+    from the sizes of ``x`` and ``f``, then :math:`h_1 = (0.01/\\max(d_1, d_2))^{1/5}` from
+    :math:`d_2`, the change of ``f`` over one explicit Euler step of :math:`h_0` (one more
+    evaluation); the first step is :math:`\\min(100 h_0, h_1)`."""
+    scale = atol + rtol * x.abs()
+    d0, d1 = _rms(x / scale), _rms(k1 / scale)
+    h0 = 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * max(span, 1.0)
+    h0 = min(h0, span)
+    hs = torch.tensor(direction * h0, dtype=x.dtype, device=x.device)
+    k = f(t + direction * h0, x + hs * k1)
+    d2 = _rms((k - k1) / scale) / h0
+    h1 = (max(1e-6, h0 * 1e-3) if max(d1, d2) <= 1e-15
+          else (0.01 / max(d1, d2)) ** 0.2)
+    return min(100 * h0, h1)
+
+
 def integrate_adaptive(
     f: VectorField,
     x: Tensor,
@@ -42,7 +60,8 @@ def integrate_adaptive(
         t1: end time.
         rtol: relative tolerance.
         atol: absolute tolerance.
-        h0: the first step size (default: Hairer's estimate).
+        h0: the first step size (default: Hairer's estimate, :func:`_first_step`, which
+            costs one evaluation).
         max_steps: give up (``RuntimeError``) after this many attempted steps.
     """
     if rtol <= 0 or atol <= 0:
@@ -53,9 +72,7 @@ def integrate_adaptive(
     t = torch.tensor(float(t0), dtype=torch.float64)
     k1 = fc(t, x)
     if h0 is None:
-        scale = atol + rtol * x.abs()
-        d0, d1 = _rms(x / scale), _rms(k1 / scale)
-        h0 = 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * max(span, 1.0)
+        h0 = _first_step(fc, t, x, k1, direction, span, rtol, atol)
     h = min(float(h0), span)
     steps = 0
     done = span == 0
