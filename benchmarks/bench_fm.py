@@ -6,10 +6,15 @@ Adam loop through genmodels' objective and through torchcfm's flow matcher: per-
 (median over the run) and W2 (exact, genmodels.divergences.wasserstein2) between test points
 and samples by 100 Euler steps, the torchcfm evaluation protocol.
 
-Run: python benchmarks/bench_fm.py [--steps N] [--n-test N] [--repeats R]
+Run: python benchmarks/bench_fm.py [--steps N] [--n-test N] [--repeats R] [--workers W ...]
 
 With ``--repeats R`` each pair of runs is repeated R times, ours and torchcfm's alternating
-in order; the times are the medians of the per-run medians.
+in order; the times are the medians of the per-run medians. ``--workers W ...`` adds, for
+OT-CFM, a row of ours with the coupling pipeline of W worker threads
+(``ConditionalFlowMatching(workers=W)``, ``model.coupling_workers``), its runs interleaved
+with the same torchcfm runs (``--workers`` alone: none). Each run also prints its mean step
+time (the throughput a median could hide) and, for ours, the cores the process used (its CPU
+time over the loop's wall time: the pipeline can only help where it gets a second core).
 """
 
 from __future__ import annotations
@@ -51,14 +56,15 @@ def _euler(v, x: Tensor, t0: float, t1: float, steps: int = 100) -> Tensor:
     return x
 
 
-def ours(data: Tensor, coupling: str, steps: int, batch: int, seed: int):
+def ours(data: Tensor, coupling: str, steps: int, batch: int, seed: int, workers: int = 0):
     torch.manual_seed(seed)
     net = Net()
     model = FlowMatching(net, make_interpolant("linear"), StandardNormal((2,)), (2,))
-    obj = ConditionalFlowMatching(make_coupling(coupling))
+    obj = ConditionalFlowMatching(make_coupling(coupling), workers=workers)
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     g = torch.Generator().manual_seed(seed)
     times = []
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         xb = data[torch.randint(len(data), (batch,), generator=g)]
         t = time.perf_counter()
@@ -66,6 +72,11 @@ def ours(data: Tensor, coupling: str, steps: int, batch: int, seed: int):
         obj(model, Batch(xb)).loss.backward()
         opt.step()
         times.append(time.perf_counter() - t)
+    obj.close()
+    # cores used: the process's CPU time (all its threads) over the wall time of the loop
+    cores = (time.process_time() - cpu) / (time.perf_counter() - wall)
+    print(f"  ours workers={workers}: median {statistics.median(times) * 1e3:.2f} ms, "
+          f"mean {statistics.fmean(times) * 1e3:.2f} ms, {cores:.2f} cores used", flush=True)
     # genmodels: data at t = 0, source at t = 1
     sample = lambda n: _euler(net, torch.randn(n, 2), 1.0, 0.0)  # noqa: E731
     sample.model = model
@@ -108,12 +119,15 @@ def peer(data: Tensor, coupling: str, steps: int, batch: int, seed: int):
         (net(xt, tt) - ut).square().mean().backward()
         opt.step()
         times.append(time.perf_counter() - t)
+    print(f"  torchcfm: median {statistics.median(times) * 1e3:.2f} ms, "
+          f"mean {statistics.fmean(times) * 1e3:.2f} ms", flush=True)
     # torchcfm: source at t = 0, data at t = 1
     sample = lambda n: _euler(net, torch.randn(n, 2), 0.0, 1.0)  # noqa: E731
     return statistics.median(times), sample
 
 
-def main(steps: int, n_test: int, batch: int, repeats: int = 1) -> None:
+def main(steps: int, n_test: int, batch: int, repeats: int = 1,
+         workers: tuple[int, ...] = ()) -> None:
     torch.set_num_threads(1)
     rows, samp = [], []
     for name in ("8gaussians", "moons"):
@@ -122,25 +136,35 @@ def main(steps: int, n_test: int, batch: int, repeats: int = 1) -> None:
         test = toy_sample(name, n_test, generator=g)
         floor = wasserstein2(toy_sample(name, n_test, generator=g), test)
         for label, coupling in (("I-CFM", "independent"), ("OT-CFM", "exact")):
+            # ours with 0 workers (in the step) and, for OT, with each pipeline of `workers`
+            ws = (0, *workers) if coupling == "exact" else (0,)
             # interleaved repeats (the order alternates), the median of the per-run medians
-            tos, tps = [], []
+            t_o: dict[int, list[float]] = {w: [] for w in ws}
+            tps: list[float] = []
+            res: dict = {}
             for r in range(repeats):
-                runs = [ours, peer] if r % 2 == 0 else [peer, ours]
-                res = {f: f(train, coupling, steps, batch, 0) for f in runs}
-                tos.append(res[ours][0])
-                tps.append(res[peer][0])
-            t_ours, s_ours = statistics.median(tos), res[ours][1]
-            t_peer, s_peer = statistics.median(tps), res[peer][1]
-            torch.manual_seed(1)
-            w_ours = wasserstein2(s_ours(n_test), test)
+                runs = ["peer", *ws]
+                for key in (runs if r % 2 == 0 else runs[::-1]):
+                    if key == "peer":
+                        res[key] = peer(train, coupling, steps, batch, 0)
+                        tps.append(res[key][0])
+                    else:
+                        res[key] = ours(train, coupling, steps, batch, 0, workers=key)
+                        t_o[key].append(res[key][0])
+            t_peer, s_peer = statistics.median(tps), res["peer"][1]
             torch.manual_seed(1)
             w_peer = wasserstein2(s_peer(n_test), test)
-            rows.append([name, label, f"{t_ours * 1e3:.2f}", f"{t_peer * 1e3:.2f}",
-                         f"{t_peer / t_ours:.2f}", f"{w_ours:.3f}", f"{w_peer:.3f}",
-                         f"{floor:.3f}"])
-            print(rows[-1], flush=True)
+            for w in ws:
+                t_ours, s_ours = statistics.median(t_o[w]), res[w][1]
+                torch.manual_seed(1)
+                w_ours = wasserstein2(s_ours(n_test), test)
+                method = label if w == 0 else f"{label}, coupling_workers={w}"
+                rows.append([name, method, f"{t_ours * 1e3:.2f}", f"{t_peer * 1e3:.2f}",
+                             f"{t_peer / t_ours:.2f}", f"{w_ours:.3f}", f"{w_peer:.3f}",
+                             f"{floor:.3f}"])
+                print(rows[-1], flush=True)
             if coupling == "independent":
-                so, sb = sampling_times(s_ours.model, n_test)
+                so, sb = sampling_times(res[0][1].model, n_test)
                 samp.append([name, f"{so * 1e3:.1f}", f"{sb * 1e3:.1f}", f"{sb / so:.2f}"])
                 print(samp[-1], flush=True)
     write_table("fm", f"Flow matching vs torchcfm ({steps} steps × {repeats} interleaved "
@@ -158,5 +182,9 @@ if __name__ == "__main__":
     ap.add_argument("--n-test", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--workers", type=int, nargs="*", default=[1],
+                    help="OT-CFM rows of ours with the coupling pipeline of W threads")
     a = ap.parse_args()
-    main(a.steps, a.n_test, a.batch, a.repeats)
+    if any(w < 1 for w in a.workers):
+        ap.error("--workers: each W must be >= 1")
+    main(a.steps, a.n_test, a.batch, a.repeats, tuple(a.workers))

@@ -7,7 +7,7 @@ the Trainer draws every objective's noise per data point of the global batch
 latents and gradient-penalty mixing, the VAE/IWAE reparameterisation noise, the CNF's
 Hutchinson probes. Not exact, checked for a clean, rank-consistent run only:
 - ``ot-cfm``: the exact OT coupling pairs the points of each rank's batch (a plan of 8 points,
-  not of 16).
+  not of 16); ``ot-cfm-workers`` too, its plans computed by a worker thread on each rank.
 - ``mmd-gan``: its loss is MMD² of the batch, a pairwise statistic, not a mean over points; each
   rank's MMD² of 8 against 8 points is another estimator than that of 16 against 16.
 - ActNorm: its data initialisation (pooled over ranks) makes the first gradients of its
@@ -32,6 +32,7 @@ CASES: list[tuple[str, str, list[str], bool]] = [
     ("cnf", "cnf", ["width=16", "steps=4", "trace=hutchinson"], True),
     ("cfm", "cfm", ["width=16", "blocks=1"], True),
     ("ot-cfm", "ot-cfm", ["width=16", "blocks=1"], False),
+    ("ot-cfm-workers", "ot-cfm", ["width=16", "blocks=1", "coupling_workers=1"], False),
 ]
 
 

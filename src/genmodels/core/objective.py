@@ -62,6 +62,11 @@ class Objective(ABC):
     def __call__(self, model: nn.Module, batch: Batch, phase: str = "main") -> LossOutput:
         """Returns the loss of ``phase`` on ``batch``."""
 
+    def close(self) -> None:
+        """Releases what the objective holds between calls (worker threads); the Trainer
+        calls it when ``fit`` returns or raises. The default holds nothing."""
+        return None
+
     def validation_loss(self, model: nn.Module, batch: Batch) -> Tensor | None:
         """The held-out loss used for validation, best checkpoints and early stopping.
 

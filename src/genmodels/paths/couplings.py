@@ -87,14 +87,28 @@ def _assign(c):
 
 
 class Coupling(ABC):
-    """Pairs a data batch with a source batch of the same size."""
+    """Pairs a data batch with a source batch of the same size.
+
+    A coupling chooses, for each data point :math:`i`, the source point :math:`j(i)` it is
+    paired with (:meth:`partners`); the coupled batch is ``(x_data, x_src[j])``.
+
+    Attributes:
+        stochastic: whether :meth:`partners` draws random numbers (from ``generator``).
+    """
 
     name: str = ""
+    stochastic: bool = False
 
     @abstractmethod
+    def partners(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """The index ``j`` ``(B,)`` (``int64``) of each data point's source partner."""
+
     def __call__(self, x_data: Tensor, x_src: Tensor, *,
                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """The coupled pairs ``(x_data, x_src)``, both ``(B, *D)``."""
+        """The coupled pairs ``(x_data, x_src[j])``, both ``(B, *D)``."""
+        j = self.partners(x_data, x_src, generator=generator)
+        return x_data, x_src[j.to(x_src.device)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -104,6 +118,10 @@ class Independent(Coupling):
     """The product coupling: the batch as drawn."""
 
     name = "independent"
+
+    def partners(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> Tensor:
+        return torch.arange(x_src.shape[0], device=x_src.device)
 
     def __call__(self, x_data: Tensor, x_src: Tensor, *,
                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
@@ -115,10 +133,9 @@ class ExactOT(Coupling):
 
     name = "exact"
 
-    def __call__(self, x_data: Tensor, x_src: Tensor, *,
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        j = _assign(_cost_np(x_data, x_src))
-        return x_data, x_src[torch.as_tensor(j, dtype=torch.long, device=x_src.device)]
+    def partners(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> Tensor:
+        return torch.as_tensor(_assign(_cost_np(x_data, x_src)), dtype=torch.long)
 
 
 class SinkhornOT(Coupling):
@@ -130,6 +147,7 @@ class SinkhornOT(Coupling):
     """
 
     name = "sinkhorn"
+    stochastic = True
 
     def __init__(self, reg: float = 0.05) -> None:
         if reg <= 0:
@@ -151,14 +169,26 @@ class SinkhornOT(Coupling):
             torch.tensor(float(n * m), dtype=cost.dtype))
         return logp.exp()
 
-    def __call__(self, x_data: Tensor, x_src: Tensor, *,
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def partners(self, x_data: Tensor, x_src: Tensor, *,
+                 generator: torch.Generator | None = None) -> Tensor:
         p = self.plan(x_data, x_src)
-        j = torch.multinomial(p / p.sum(1, keepdim=True), 1, generator=generator).squeeze(1)
-        return x_data, x_src[j.to(x_src.device)]
+        return torch.multinomial(p / p.sum(1, keepdim=True), 1, generator=generator).squeeze(1)
 
     def __repr__(self) -> str:
         return f"SinkhornOT(reg={self.reg})"
+
+
+def partners_within(coupling: Coupling, x_data: Tensor, x_src: Tensor, groups: Tensor, *,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """The partner index ``j`` ``(B,)`` of ``coupling`` applied to each group of equal
+    ``groups`` values ``(B,)`` separately: ``j[i]`` lies in the group of ``i``."""
+    if groups.shape != x_data.shape[:1]:
+        raise ValueError(f"{tuple(groups.shape)} groups for a batch of {x_data.shape[0]}")
+    j = torch.arange(x_src.shape[0], device=groups.device)
+    for g in torch.unique(groups):
+        i = (groups == g).nonzero().squeeze(1)
+        j[i] = i[coupling.partners(x_data[i], x_src[i], generator=generator).to(i.device)]
+    return j
 
 
 def couple_within(coupling: Coupling, x_data: Tensor, x_src: Tensor, groups: Tensor, *,
@@ -168,13 +198,8 @@ def couple_within(coupling: Coupling, x_data: Tensor, x_src: Tensor, groups: Ten
     is returned as is."""
     if isinstance(coupling, Independent):
         return x_data, x_src
-    if groups.shape != x_data.shape[:1]:
-        raise ValueError(f"{tuple(groups.shape)} groups for a batch of {x_data.shape[0]}")
-    src = x_src.clone()
-    for g in torch.unique(groups):
-        i = (groups == g).nonzero().squeeze(1)
-        src[i] = coupling(x_data[i], x_src[i], generator=generator)[1]
-    return x_data, src
+    j = partners_within(coupling, x_data, x_src, groups, generator=generator)
+    return x_data, x_src[j.to(x_src.device)]
 
 
 def make_coupling(name: str, *, reg: float = 0.05) -> Coupling:

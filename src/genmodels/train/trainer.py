@@ -199,6 +199,9 @@ class Trainer:
                 self._stop = stop
                 return self._fit(model, objective, train, val, resume, info, device, bar)
         finally:
+            close = getattr(objective, "close", None)
+            if close is not None:  # worker threads (flow matching's coupling pipeline)
+                close()
             if bar is not None:
                 bar.close()
             if info.rank == 0:

@@ -23,6 +23,11 @@ class CFMConfig:
             and the end a ``noise``/``data`` prediction cannot convert at).
         coupling: ``independent``, ``exact`` (minibatch OT) or ``sinkhorn``.
         sinkhorn_reg: Sinkhorn's :math:`\\varepsilon` relative to the batch's mean cost.
+        coupling_workers: 0 (default) computes each batch's coupling in the training step;
+            ``w >= 1`` computes it in ``w`` background threads while the steps run, and each
+            step trains on the batch of ``w`` steps earlier with that batch's own plan
+            (:class:`~genmodels.paths.pipeline.CouplingPipeline`). Deterministic for a seed,
+            but not resume-exact (the batches in flight are not checkpointed).
         source: ``gaussian`` (a standard normal; the model then has a density) or the name
             of a registered data set (data-to-data transport; no density).
         source_points: points drawn from a data-set source.
@@ -62,6 +67,7 @@ class CFMConfig:
     t_min: float = 1e-3
     coupling: str = field(default="independent", metadata={"choices": COUPLINGS})
     sinkhorn_reg: float = 0.05
+    coupling_workers: int = 0
     source: str = "gaussian"
     source_points: int = 10_000
     source_seed: int = 0

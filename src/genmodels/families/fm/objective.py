@@ -23,6 +23,12 @@ conditional fields :math:`v_t(x \mid c)` and the unconditional :math:`v_t(x)`. A
 coupling then pairs each label's points among themselves
 (:func:`genmodels.paths.couplings.couple_within`), so the source marginal of every class is
 still the source.
+
+With ``workers > 0`` (``model.coupling_workers``) a non-trivial coupling is computed by a
+:class:`~genmodels.paths.pipeline.CouplingPipeline` of that many worker threads: the call that
+receives batch :math:`k` draws its source points and labels, submits their plan, and trains on
+the pair of batch :math:`k - w` with that pair's own plan (the first :math:`w` calls wait and
+train on their own batch). A call without gradients (validation) couples its batch in place.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from ...core import Batch, LossOutput, Objective, noise
+from ...errors import InputError
 from ...paths.couplings import Coupling, Independent, couple_within
 from ...paths.guidance import training_labels
+from ...paths.pipeline import CouplingPipeline
 from .model import FlowMatching
 
 
@@ -56,11 +64,26 @@ class ConditionalFlowMatching(Objective):
     Args:
         coupling: a :class:`~genmodels.paths.couplings.Coupling` (default independent).
         p_uncond: the label dropout rate of a class-conditional model.
+        workers: 0 couples each batch in the call; ``w >= 1`` computes the couplings in ``w``
+            worker threads, training each call on the batch of ``w`` calls earlier (module
+            docstring). The Trainer calls :meth:`close` at the end of ``fit``.
     """
 
-    def __init__(self, coupling: Coupling | None = None, p_uncond: float = 0.1) -> None:
+    def __init__(self, coupling: Coupling | None = None, p_uncond: float = 0.1,
+                 workers: int = 0) -> None:
         self.coupling = coupling or Independent()
         self.p_uncond = float(p_uncond)
+        if workers < 0:
+            raise InputError(f"model.coupling_workers: {workers} must be >= 0")
+        self.workers = int(workers)
+        self.pipeline = (CouplingPipeline(self.coupling, self.workers)
+                         if self.workers and not isinstance(self.coupling, Independent)
+                         else None)
+
+    def close(self) -> None:
+        """Stops the coupling workers (a later call starts them again)."""
+        if self.pipeline is not None:
+            self.pipeline.close()
 
     def __call__(self, model: nn.Module, batch: Batch, phase: str = "main") -> LossOutput:
         if not isinstance(model, FlowMatching):
@@ -72,7 +95,12 @@ class ConditionalFlowMatching(Objective):
         if x_src.dtype != x_data.dtype or x_src.device != x_data.device:
             x_src = x_src.to(x_data)
         cond = training_labels(model, batch, self.p_uncond, "flow-matching model")
-        if model.n_classes:
+        if self.pipeline is not None and torch.is_grad_enabled():
+            # the pair of `workers` calls ago, coupled by its own plan, and its labels
+            x_data, x_src, cond = self.pipeline(x_data, x_src, cond,
+                                                within=bool(model.n_classes))
+            n = x_data.shape[0]
+        elif model.n_classes:
             x_data, x_src = couple_within(self.coupling, x_data, x_src, cond)
         else:
             x_data, x_src = self.coupling(x_data, x_src)
