@@ -53,12 +53,12 @@ PRESETS: dict[str, dict[str, tuple[str, dict]]] = {
         "wgan": ("wgan", {"clip": 0.1}),
         "wgan-gp": ("wgan-gp", {"gp_weight": 0.1}),
         "mmd-gan": ("mmd-gan", {}),
-        **{f"fgan-{d}": ("fgan", {"divergence": d}) for d in
-           ("reverse-kl", "hellinger", "js", "gan")},
+        **{f"fgan-{d}": ("fgan", {"divergence": d}) for d in ("hellinger", "js", "gan")},
         "fgan-kl": ("fgan", {"divergence": "kl", "bound": 5.0}),
+        "fgan-reverse-kl": ("fgan", {"divergence": "reverse-kl", "pack": 2}),
         "fgan-pearson": ("fgan", {"divergence": "pearson", "bound": 5.0}),
-        "fgan-neyman": ("fgan", {"divergence": "neyman", "bound": 10.0,
-                                 "spectral_norm": True}),
+        "fgan-neyman": ("fgan", {"divergence": "neyman", "bound": 5.0,
+                                 "spectral_norm": True, "pack": 2}),
     },
 }
 LR = {"grid25": 1e-2, "ring8": 1e-3}
