@@ -1,11 +1,15 @@
-"""Mode coverage of GANs on grid25 (VEEGAN/PacGAN): modes of 25, high-quality %, reverse KL.
+"""Mode coverage of GANs on grid25/ring8 (VEEGAN/PacGAN): modes, high-quality %, reverse KL.
 
-Each model is trained with ``genmodels.fit`` on ``grid25`` for a fixed number of generator
-steps with several training seeds (the data are the same for every seed), then 2500 samples
-are scored with the ``mode-coverage`` definitions. Mean ± standard error over seeds.
+Each model is trained with ``genmodels.fit`` for a fixed number of generator steps with
+several training seeds (the data are the same for every seed), then 2500 samples are scored
+with the ``mode-coverage`` definitions. Mean ± standard error over seeds. The defaults are
+the settings measured in docs/families/gan.md: on ``grid25`` wgan-gp and mmd-gan at lr 1e-2
+(cosine decay to 0), on ``ring8`` every loss but tv at lr 1e-3, with the per-loss settings
+of ``PRESETS``.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_gan_modes.py --seeds 5 --steps 3000
-    python benchmarks/bench_gan_modes.py --models wgan-gp --set wgan-gp:gp_weight=0.1
+    OMP_NUM_THREADS=1 python benchmarks/bench_gan_modes.py                  # grid25, 5 seeds
+    OMP_NUM_THREADS=1 python benchmarks/bench_gan_modes.py --data ring8 --seeds 2
+    python benchmarks/bench_gan_modes.py --models wgan-gp --set wgan-gp:gp_weight=1
 
 Published references (other networks and budgets, see docs/families/gan.md): VEEGAN Table 1
 (GAN 3.3 modes / 0.5 % HQ, VEEGAN 24.6 / 40 %), PacGAN Table 1 (GAN 17.3 ± 0.8 / 94.8 %).
@@ -31,25 +35,47 @@ import genmodels as gm  # noqa: E402
 from genmodels.data.toy import mixture_centres  # noqa: E402
 from genmodels.metrics.modes import mode_coverage  # noqa: E402
 
-#: Per-model settings (model config fields); shared training settings are in ``train()``.
+#: Per-data runs: label -> (family, model settings; ``train.KEY`` for that label's own
+#: training settings); shared training settings are in ``train()``, the learning rate and
+#: steps in ``LR`` and ``STEPS``.
 SCHEDULE = "cosine"
 
-MODELS: dict[str, dict] = {
-    "wgan-gp": {"gp_weight": 0.1},
-    "mmd-gan": {},
-    "gan": {},
-    "ns-gan": {},
+PRESETS: dict[str, dict[str, tuple[str, dict]]] = {
+    "grid25": {
+        "wgan-gp": ("wgan-gp", {"gp_weight": 0.1}),
+        "mmd-gan": ("mmd-gan", {"train.batch_size": 512}),
+    },
+    "ring8": {
+        "gan": ("gan", {}),
+        "ns-gan": ("ns-gan", {"pack": 2}),
+        "lsgan": ("lsgan", {"pack": 2}),
+        "hinge-gan": ("hinge-gan", {}),
+        "wgan": ("wgan", {"clip": 0.1}),
+        "wgan-gp": ("wgan-gp", {"gp_weight": 0.1}),
+        "mmd-gan": ("mmd-gan", {}),
+        **{f"fgan-{d}": ("fgan", {"divergence": d}) for d in ("hellinger", "js", "gan")},
+        "fgan-kl": ("fgan", {"divergence": "kl", "bound": 5.0}),
+        "fgan-reverse-kl": ("fgan", {"divergence": "reverse-kl", "pack": 2}),
+        "fgan-pearson": ("fgan", {"divergence": "pearson", "bound": 5.0}),
+        "fgan-neyman": ("fgan", {"divergence": "neyman", "bound": 5.0,
+                                 "spectral_norm": True, "pack": 2}),
+    },
 }
+LR = {"grid25": 1e-2, "ring8": 1e-3}
+STEPS = {"grid25": 6000, "ring8": 2000}
 
 
 def train(name: str, model: dict, seed: int, steps: int, batch: int, lr: float,
           extra: dict | None = None, data: str = "grid25") -> dict:
     t = time.perf_counter()
+    # "train.KEY" settings of one model (train.batch_size=512) override the shared ones
+    own = {k[len("train."):]: v for k, v in model.items() if k.startswith("train.")}
+    model = {k: v for k, v in model.items() if not k.startswith("train.")}
     run = gm.fit(model={"name": name, **model},
                  data={"name": data, "n_train": 50_000, "n_val": 0, "n_test": 2500},
                  train={"steps": steps, "batch_size": batch, "lr": lr, "betas": [0.5, 0.9],
                         "schedule": SCHEDULE, "seed": seed, "checkpoint_every": 0,
-                        "threads": 1, **(extra or {})},
+                        "threads": 1, **(extra or {}), **own},
                  progress=False)
     x = run.sample(2500, seed=1000 + seed)
     centres, std = mixture_centres(data)
@@ -71,12 +97,14 @@ def _ms(v: list[float], scale: float = 1.0, digits: int = 1) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--models", nargs="+", default=None,
+                   help="labels of PRESETS[data], or LABEL=FAMILY (default: every preset)")
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=None, help="default: STEPS[data]")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE")
+    p.add_argument("--lr", type=float, default=None, help="default: LR[data]")
+    p.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE",
+                   help="a model setting of one label, or train.KEY for that label's runs")
     p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
                    help="a train.* override for every run (ema_decay=0.999, betas=0.5,0.9)")
     p.add_argument("--data", default="grid25", choices=("grid25", "ring8"))
@@ -86,13 +114,22 @@ def main() -> None:
     p.add_argument("--merge", nargs="+", default=None, metavar="LOG",
                    help="only write the table from these --log files (parallel shards)")
     a = p.parse_args()
-    # "LABEL=FAMILY" runs FAMILY under its own label (several settings of one family)
-    family = {m.split("=")[0]: m.split("=")[-1] for m in a.models}
-    cfgs = {m: dict(MODELS.get(f, {})) for m, f in family.items()}
+    preset = PRESETS[a.data]
+    a.steps = STEPS[a.data] if a.steps is None else a.steps
+    a.lr = LR[a.data] if a.lr is None else a.lr
+    # a preset label, or "LABEL=FAMILY": FAMILY under its own label, from its defaults
+    family, cfgs = {}, {}
+    for m in a.models or list(preset):
+        label, fam = (m.split("=", 1) if "=" in m else
+                      (m, preset[m][0] if m in preset else m))
+        family[label] = fam
+        cfgs[label] = dict(preset[label][1]) if "=" not in m and label in preset else {}
     for s in a.set:
         m, kv = s.split(":", 1)
         k, v = kv.split("=", 1)
-        cfgs[m][k] = type(cfgs[m].get(k, 0.0))(v) if k in cfgs[m] else parse_value(v)
+        old = cfgs[m].get(k)
+        cfgs[m][k] = type(old)(v) if isinstance(old, (int, float)) and not isinstance(
+            old, bool) else parse_value(v)
     extra = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in a.train)}
     results: dict[str, list[dict]] = {}
     if a.merge:

@@ -23,7 +23,7 @@ D = torch.float64
 
 def _t_values(name: str) -> torch.Tensor:
     lo, hi = F_DIVERGENCES[name].domain
-    lo = max(lo, -1.9 if name == "pearson" else -3.0)  # Pearson: u ≥ 0 binds below t = -2
+    lo = max(lo, -4.0 if name == "pearson" else -3.0)  # Pearson: u ≥ 0 binds below t = -2
     hi = min(hi, 3.0)
     return torch.linspace(lo + 0.02, hi - 0.02, 9, dtype=D)
 

@@ -1,7 +1,8 @@
-"""GAN training options: EMA generator weights, PacGAN packing, reachable from the CLI."""
+"""GAN training options: EMA generator weights, PacGAN packing, f-GAN bound, the CLI."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -114,3 +115,40 @@ def test_pack_and_ema_are_reachable_from_the_cli_and_bad_values_exit_2(tmp_path:
         lines = [line for line in p.stderr.splitlines() if line.strip()]
         assert p.returncode == 2 and len(lines) == 1 and needle in lines[0], p.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_fgan_bound_squashes_the_critic_output_before_the_activation() -> None:
+    from genmodels.divergences.fdiv import F_DIVERGENCES
+    from genmodels.families.gan.losses import f_gan
+
+    d = F_DIVERGENCES["neyman"]
+    vr = torch.tensor([0.3, 40.0, -2.0], dtype=torch.float64)
+    vf = torch.tensor([-500.0, 1.0, 0.0], dtype=torch.float64)
+    b = 3.0
+    game = f_gan("neyman", bound=b)
+    sr, sf = b * torch.tanh(vr / b), b * torch.tanh(vf / b)
+    expected = d.conjugate_of_activation(sf).mean() - d.activation(sr).mean()
+    assert float(game.critic(vr, vf)) == pytest.approx(float(expected), rel=1e-12)
+    assert float(game.generator(vf)) == pytest.approx(
+        float(-d.conjugate_of_activation(sf).mean()), rel=1e-12)
+    # unbounded, an output of -500 is worth ~ 1e15 to the critic (e^{v/2}, continued
+    # linearly past e^30); bounded, the game stays within what the squashed range allows
+    free = f_gan("neyman").critic(vr.float(), vf.float())
+    assert abs(float(free)) > 1e12
+    assert abs(float(game.critic(vr.float(), vf.float()))) < 2 * (1 + math.exp(b))
+    fam = get_family("fgan")
+    with pytest.raises(InputError, match="model.bound"):
+        fam.build(fam.config(divergence="neyman", bound=-1.0), DataInfo((2,)))
+    gan, _ = fam.build(fam.config(divergence="pearson", bound=5.0, **TINY), DataInfo((2,)))
+    assert isinstance(gan, GAN)
+
+
+def test_pearson_conjugate_is_flat_below_minus_two() -> None:
+    # over u >= 0 the supremum of u t - (u - 1)^2 is -1 for t <= -2 (u = 0): an f-GAN
+    # generator gains nothing by moving where the critic calls its points very fake
+    from genmodels.divergences.fdiv import F_DIVERGENCES
+
+    d = F_DIVERGENCES["pearson"]
+    t = torch.tensor([-50.0, -4.0, -2.0, 0.0, 2.0], dtype=torch.float64)
+    assert torch.allclose(d.conjugate_of_activation(t),
+                          torch.tensor([-1.0, -1.0, -1.0, 0.0, 3.0], dtype=torch.float64))

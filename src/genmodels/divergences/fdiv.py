@@ -17,6 +17,11 @@ the activation or :math:`f^*\circ g_f` is exponential in :math:`v` (``kl``, ``re
 still convex and increasing), so that a critic output of :math:`\pm 10^4` gives a finite loss
 and a finite gradient instead of ``inf``/``nan``; below :math:`e^{30} \approx 10^{13}` nothing
 changes.
+Pearson's conjugate is taken over :math:`u \ge 0` (the domain of the density ratio):
+:math:`t^2/4 + t` for :math:`t \ge -2` and :math:`-1` below, i.e.
+:math:`\mathrm{relu}(t + 2)^2/4 - 1`. The closed form :math:`t^2/4 + t` over all of
+:math:`\mathbb R` is a looser bound that *rises* again as :math:`t \to -\infty`, so an f-GAN
+generator playing it is rewarded for moving where the critic calls its points most fake.
 The Jensen–Shannon row follows the f-GAN convention: it is **2·JSD**; the ``gan`` row is
 :math:`2\,\mathrm{JSD} - \log 4` and, alone here, has :math:`f(1) = -\log 4` instead of 0.
 
@@ -137,8 +142,8 @@ F_DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
     ),
     FDivergence(
         "pearson", f=lambda u: (u - 1) ** 2, f_prime=lambda u: 2 * (u - 1),
-        conjugate=lambda t: t * t / 4 + t, activation=lambda v: v,
-        conjugate_of_activation=lambda v: v * v / 4 + v,
+        conjugate=lambda t: F.relu(t + 2).square() / 4 - 1, activation=lambda v: v,
+        conjugate_of_activation=lambda v: F.relu(v + 2).square() / 4 - 1,
         integrand=lambda lp, lq: (lp.exp() - lq.exp()) ** 2 / lq.exp(), f_prime_one=0.0,
     ),
     FDivergence(

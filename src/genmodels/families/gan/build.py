@@ -98,7 +98,9 @@ def build_ns_gan(c: MinimaxConfig, info: DataInfo) -> tuple[GAN, Adversarial]:
 
 def build_fgan(c: FGANConfig, info: DataInfo) -> tuple[GAN, Adversarial]:
     """f-GAN with ``c.divergence`` (Nowozin et al. 2016)."""
-    return _adversarial(L.f_gan(c.divergence, c.alternative), c, info)
+    if c.bound < 0:
+        raise InputError(f"model.bound: {c.bound} must be >= 0 (0: an unbounded critic)")
+    return _adversarial(L.f_gan(c.divergence, c.alternative, c.bound), c, info)
 
 
 def build_wgan(c: WGANConfig, info: DataInfo) -> tuple[GAN, Adversarial]:

@@ -63,10 +63,14 @@ class FGANConfig(GANConfig):
         divergence: the f-divergence D_f(P_data ‖ Q_θ) the game estimates.
         alternative: the generator maximises E_Q[g_f(V)] instead of minimising
             -E_Q[f*(g_f(V))] (the paper's analogue of the non-saturating update).
+        bound: the critic output v enters g_f as bound·tanh(v/bound), in (−bound, bound)
+            (0: unbounded), which keeps the game finite where D_f is infinite
+            (Pearson, Neyman on disjoint supports).
     """
 
     divergence: str = field(default="js", metadata={"choices": tuple(F_DIVERGENCES)})
     alternative: bool = False
+    bound: float = 0.0
 
 
 @dataclass

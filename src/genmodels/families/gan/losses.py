@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -74,25 +75,38 @@ def least_squares(a: float = 0.0, b: float = 1.0, c: float = 1.0) -> Adversarial
     )
 
 
-def f_gan(divergence: str | FDivergence, alternative: bool = False) -> AdversarialLoss:
+def f_gan(divergence: str | FDivergence, alternative: bool = False,
+          bound: float = 0.0) -> AdversarialLoss:
     r"""The f-GAN game of Nowozin et al. (2016): the critic maximises
     :math:`F = \mathbb E_P[g_f(v)] - \mathbb E_Q[f^*(g_f(v))]`, a lower bound of
     :math:`D_f(P_\mathrm{data}\,\|\,Q_\theta)`; the generator minimises :math:`F` (its
     second term), or with ``alternative`` maximises :math:`\mathbb E_Q[g_f(v)]`.
 
+    With ``bound = b > 0`` the critic's output is first squashed to
+    :math:`b \tanh(v / b) \in (-b, b)`: a smaller class of critics, so :math:`F` stays a
+    lower bound, but one that stays finite where :math:`D_f` is infinite (Pearson χ² when
+    the model misses data, Neyman χ² when it puts mass off the data, where the unbounded
+    critic runs off to :math:`\pm\infty`).
+
     The threshold is :math:`v` with :math:`g_f(v) = f'(1)`: 0 for every activation here
     except ``kl`` (1) and ``reverse-kl``/``gan`` (where it is 0 too: −e⁰ = −1, log σ(0) = −log 2).
     """
     d = get_f_divergence(divergence)
+    if bound < 0:
+        raise ValueError(f"bound must be >= 0, got {bound}")
+
+    def squash(v: Tensor) -> Tensor:
+        return bound * torch.tanh(v / bound) if bound else v
+
     if alternative:
         def gen(vf: Tensor) -> Tensor:
-            return -d.activation(vf).mean()
+            return -d.activation(squash(vf)).mean()
     else:
         def gen(vf: Tensor) -> Tensor:
-            return -d.conjugate_of_activation(vf).mean()
-    return AdversarialLoss(
-        f"fgan-{d.name}",
-        lambda vr, vf: d.conjugate_of_activation(vf).mean() - d.activation(vr).mean(),
-        gen,
-        threshold=1.0 if d.name == "kl" else 0.0,
-    )
+            return -d.conjugate_of_activation(squash(vf)).mean()
+
+    def critic(vr: Tensor, vf: Tensor) -> Tensor:
+        return d.conjugate_of_activation(squash(vf)).mean() - d.activation(squash(vr)).mean()
+
+    return AdversarialLoss(f"fgan-{d.name}", critic, gen,
+                           threshold=1.0 if d.name == "kl" else 0.0)
