@@ -41,6 +41,8 @@ def build_cfm(config: CFMConfig,
     """A flow-matching model (a density model with the Gaussian source) and its objective."""
     if config.width < 1 or config.blocks < 0:
         raise InputError(f"model.width/blocks: {config.width}/{config.blocks} are invalid")
+    if not config.time_power > 0:
+        raise InputError(f"model.time_power: {config.time_power} must be > 0")
     if config.nfe < 1:
         raise InputError(f"model.nfe: {config.nfe} must be >= 1")
     check_conditioning(config.conditional, config.p_uncond, config.guidance)
@@ -63,4 +65,5 @@ def build_cfm(config: CFMConfig,
             exact_trace=trace == "exact", probes=config.probes, **common)
     else:
         model = FlowMatching(net, path, source, info.event_shape, **common)
-    return model, ConditionalFlowMatching(coupling, p_uncond=config.p_uncond)
+    return model, ConditionalFlowMatching(coupling, p_uncond=config.p_uncond,
+                                          time_power=config.time_power)
