@@ -2,19 +2,20 @@
 
     OMP_NUM_THREADS=1 python benchmarks/bench_fm_fewstep.py [--steps 10000] [--toys moons]
 
-1. Trains ``cfm`` and ``ot-cfm`` (the family's default config; ``--set model.X=...`` adds
-   overrides, which name the run) once per toy (8gaussians, moons, checkerboard; the
-   library's definitions) with ``--steps`` at ``--batch`` (seed 0) and keeps the run under
-   ``--runs``; a later call reuses it.
+1. Trains ``cfm`` and ``ot-cfm`` (the family's default config; ``--set model.X=...`` or
+   ``--set train.X=...`` adds overrides, which name the run) once per toy (8gaussians,
+   moons, checkerboard; the library's definitions) with ``--steps`` at ``--batch`` (seed 0)
+   and keeps the run under ``--runs``; a later call reuses it.
 2. Few steps: W2 between 5 000 samples (``run.sample(sampler=..., nfe=...)``) and the first
    5 000 test points for each fixed-step sampler (``euler``, ``midpoint``, ``heun``,
    ``rk4``) at 4, 8 and 20 network evaluations (steps = NFE / evaluations per step; one
    sampling seed at 4 and 8, the mean of ``--seeds`` seeds at 20), and ``dopri5`` (rtol
    1e-4, adaptive; ``--seeds`` seeds) as the reference: the model's own error. The floor is
    W2 between the first 5 000 training and test points (as ``bench_diffusion_fewstep.py``).
-   Goal: W2 ≤ 1.5 × floor at ≤ 20 NFE.
-3. Likelihood: ``run.evaluate(test[:--n-nll], metrics=["nll"])`` (the family's default
-   ``dopri5`` at rtol 1e-5 with the exact trace) against the data's entropy:
+   Goal: W2 ≤ 1.5 × floor at ≤ 20 NFE. ``--skip-w2`` leaves this part out.
+3. Likelihood: ``run.evaluate(test[:--n-nll], metrics=["nll"])`` (``dopri5`` with the exact
+   trace, at each tolerance of ``--nll-rtol``: rtol = atol, default the family's 1e-5; a
+   second, tighter one checks the NLL is converged) against the data's entropy:
    ``8gaussians`` and ``checkerboard`` from :mod:`genmodels.data.toy_density`; ``moons``,
    which has no closed-form density in the library, from :func:`moons_log_prob` below (the
    sampler's own construction: each moon is a Gaussian of std 0.2 around a half circle at
@@ -83,6 +84,14 @@ def run_name(model: str, overrides: list[str]) -> str:
     return model + "".join(f"_{o.replace('model.', '').replace('=', '-')}" for o in overrides)
 
 
+def nll_runs(run: gm.Run, a: argparse.Namespace) -> dict[float, gm.Run]:
+    """The run reloaded at each likelihood tolerance of ``--nll-rtol``."""
+    own = [o for o in a.set if o.startswith("model.") and "likelihood_rtol" not in o]
+    return {tol: gm.load(run.path, which="last",
+                         overrides=[*own, f"model.likelihood_rtol={tol:g}"])
+            for tol in a.nll_rtol}
+
+
 def trained(model: str, name: str, a: argparse.Namespace) -> tuple[gm.Run, float]:
     """The run of ``model`` on ``name`` (trained first if missing) and its training wall."""
     out = a.runs / f"{name}_{run_name(model, a.set)}_{a.steps}x{a.batch}"
@@ -110,7 +119,7 @@ def measure(run: gm.Run, name: str, a: argparse.Namespace, wall: float) -> dict:
     test = data.test[:N]
     floor = cached("floor", lambda: wasserstein2(data.train[:N], test))
     cells = {}
-    for sampler in (*SAMPLERS, "dopri5"):
+    for sampler in ((*SAMPLERS, "dopri5") if not a.skip_w2 else ()):
         for nfe in (NFES if sampler != "dopri5" else (0,)):
             ws = [cached(f"{sampler}|{nfe}|{k}", lambda s=sampler, f=nfe, k=k: wasserstein2(
                 run.sample(N, seed=k, sampler=s, nfe=f or None), test))
@@ -118,15 +127,32 @@ def measure(run: gm.Run, name: str, a: argparse.Namespace, wall: float) -> dict:
             cells[f"{sampler}|{nfe}"] = statistics.mean(ws)
     h, h_se = cached("entropy", lambda: list(entropy(name)))
 
-    def nll() -> dict:
+    def nll(r: gm.Run) -> dict:
         t = time.perf_counter()
-        ev = run.evaluate(data.test[:a.n_nll], metrics=["nll"], entropy=h, entropy_se=h_se,
-                          save=False)
+        ev = r.evaluate(data.test[:a.n_nll], metrics=["nll"], entropy=h, entropy_se=h_se,
+                        save=False)
         return {"nll": ev["nll"], "nll_se": ev["nll_se"], "seconds": time.perf_counter() - t}
 
-    ev = cached(f"nll|{a.n_nll}", nll)
-    return {"floor": floor, "cells": cells, "entropy": h, "entropy_se": h_se, **ev,
+    evs = {tol: cached(f"nll|{a.n_nll}|{tol:g}", lambda r=r: nll(r))
+           for tol, r in nll_runs(run, a).items()}
+    return {"floor": floor, "cells": cells, "entropy": h, "entropy_se": h_se,
+            **evs[a.nll_rtol[0]], "nll_by_rtol": {f"{k:g}": v for k, v in evs.items()},
             "wall": wall}
+
+
+def nll_table(name: str, results: dict[str, dict], a: argparse.Namespace) -> None:
+    rows = []
+    for label, r in results.items():
+        h = r["entropy"]
+        rows.append([label, *(f"{e['nll']:.3f} ± {e['nll_se']:.3f} − {h:.3f} = "
+                              f"{e['nll'] - h:+.3f} "
+                              f"({'met' if e['nll'] - h <= 0.10 else 'missed'})"
+                              for e in r["nll_by_rtol"].values()), f"{r['wall']:.0f} s"])
+    write_table(f"bench_fm_fewstep_{name}_nll", f"Flow matching on {name}: test NLL − entropy",
+                ["run", *(f"NLL − H, rtol = atol = {k}" for k in
+                          next(iter(results.values()))["nll_by_rtol"]), "train wall"],
+                rows, notes=f"{a.steps} steps at batch {a.batch}, seed 0; NLL on {a.n_nll} test "
+                "points (dopri5, exact trace); goal NLL − H ≤ 0.10 nats.")
 
 
 def table(name: str, results: dict[str, dict], a: argparse.Namespace) -> None:
@@ -157,8 +183,8 @@ def table(name: str, results: dict[str, dict], a: argparse.Namespace) -> None:
 
 
 def merge() -> None:
-    parts = [p.read_text() for name in TOYS
-             if (p := RESULTS / f"bench_fm_fewstep_{name}.md").is_file()]
+    parts = [p.read_text() for name in TOYS for suffix in ("", "_nll")
+             if (p := RESULTS / f"bench_fm_fewstep_{name}{suffix}.md").is_file()]
     (RESULTS / "bench_fm_fewstep.md").write_text("\n".join(parts))
     print("\n".join(parts))
 
@@ -172,7 +198,11 @@ def main() -> None:
     p.add_argument("--n-nll", type=int, default=500)
     p.add_argument("--toys", nargs="*", default=list(TOYS))
     p.add_argument("--models", nargs="*", default=list(MODELS))
-    p.add_argument("--set", action="append", default=[], help="model.X=... for both models")
+    p.add_argument("--set", action="append", default=[],
+                   help="model.X=... or train.X=... for both models")
+    p.add_argument("--nll-rtol", nargs="+", type=float, default=[1e-5],
+                   help="dopri5 rtol = atol of the NLL (the first one goes in the W2 table)")
+    p.add_argument("--skip-w2", action="store_true", help="the likelihood only")
     p.add_argument("--merge", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -185,7 +215,9 @@ def main() -> None:
             run, wall = trained(model, name, a)
             results[run_name(model, a.set)] = measure(run, name, a, wall)
             print(name, model, json.dumps(results[run_name(model, a.set)]), flush=True)
-        table(name, results, a)
+        if not a.skip_w2:
+            table(name, results, a)
+        nll_table(name, results, a)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,31 @@ def test_the_cfm_loss_is_smallest_at_the_exact_field() -> None:
     assert abs((losses[1] - losses[0]) - 0.01) < 0.001
 
 
+@pytest.mark.parametrize("k", [1.0, 3.0])
+def test_time_power_draws_t_as_u_to_the_k_and_keeps_the_exact_field_the_minimiser(
+        k: float) -> None:
+    """``time_power`` k: the training times are u^k (mean 1/(k + 1), median 2^(-k)); the
+    loss at the exact field is still below the loss at shifted fields."""
+    from genmodels.core import Batch
+
+    data = MU + S * torch.randn(40_000, 2, generator=torch.Generator().manual_seed(2),
+                                dtype=torch.float64)
+    model, seen = _oracle(), []
+    predict = model.predict
+    model.predict = lambda x, t, *a, **kw: seen.append(t) or predict(x, t, *a, **kw)
+    losses = []
+    for shift in (0.0, 0.1):
+        model.net.shift = shift
+        torch.manual_seed(3)
+        losses.append(float(ConditionalFlowMatching(time_power=k)(model, Batch(data)).loss))
+    t = seen[0]
+    assert abs(float(t.mean()) - 1 / (k + 1)) < 0.01
+    assert abs(float(t.median()) - 0.5**k) < 0.01
+    assert losses[0] < losses[1]
+    with pytest.raises(ValueError, match="time_power"):
+        ConditionalFlowMatching(time_power=0.0)
+
+
 def _fit(tmp_path, model: str, steps: int = 300) -> dict:
     import genmodels as gm
 
@@ -173,7 +198,8 @@ def test_cli_train_sample_score_and_bad_input(tmp_path) -> None:
     assert main(["sample", str(out), "--n", "5", "--nfe", "0", "--out",
                  str(tmp_path / "bad.npy")]) == 2
     assert not (tmp_path / "bad.npy").exists()
-    for bad in ("path=nope", "coupling=nope", "source=nope", "prediction=nope"):
+    for bad in ("path=nope", "coupling=nope", "source=nope", "prediction=nope",
+                "time_power=0"):
         d = tmp_path / f"bad-{bad.split('=')[0]}"
         assert main(["train", "--model", "cfm", "--data", "moons", "--steps", "2",
                      "--set", bad, "--out", str(d), "--no-progress"]) == 2, bad

@@ -43,6 +43,8 @@ def build_cfm(config: CFMConfig,
         raise InputError(f"model.width/blocks: {config.width}/{config.blocks} are invalid")
     if config.coupling_workers < 0:
         raise InputError(f"model.coupling_workers: {config.coupling_workers} must be >= 0")
+    if not config.time_power > 0:
+        raise InputError(f"model.time_power: {config.time_power} must be > 0")
     if config.nfe < 1:
         raise InputError(f"model.nfe: {config.nfe} must be >= 1")
     check_conditioning(config.conditional, config.p_uncond, config.guidance)
@@ -66,4 +68,5 @@ def build_cfm(config: CFMConfig,
     else:
         model = FlowMatching(net, path, source, info.event_shape, **common)
     return model, ConditionalFlowMatching(coupling, p_uncond=config.p_uncond,
-                                          workers=config.coupling_workers)
+                                          workers=config.coupling_workers,
+                                          time_power=config.time_power)

@@ -21,6 +21,8 @@ class CFMConfig:
         bridge_scale: ``bridge``'s :math:`s` in :math:`\\gamma_t = s\\sqrt{t(1-t)}`.
         t_min: the time cut-off where a path's coefficients are singular (``vp``, ``bridge``,
             and the end a ``noise``/``data`` prediction cannot convert at).
+        time_power: the training times are :math:`t = u^k`, :math:`u \\sim U[0, 1]`, with
+            this :math:`k` (1: uniform; > 1 trains more near the data end :math:`t = 0`).
         coupling: ``independent``, ``exact`` (minibatch OT) or ``sinkhorn``.
         sinkhorn_reg: Sinkhorn's :math:`\\varepsilon` relative to the batch's mean cost.
         coupling_workers: 0 (default) computes each batch's coupling in the training step;
@@ -65,6 +67,7 @@ class CFMConfig:
     sigma_min: float = 0.0
     bridge_scale: float = 0.1
     t_min: float = 1e-3
+    time_power: float = 1.0
     coupling: str = field(default="independent", metadata={"choices": COUPLINGS})
     sinkhorn_reg: float = 0.05
     coupling_workers: int = 0

@@ -1,7 +1,9 @@
 r"""The conditional flow-matching objective.
 
 For pairs :math:`(x_\mathrm{data}, x_\mathrm{src}) \sim \pi` (the coupling), times
-:math:`t \sim \mathcal U[t_\mathrm{lo}, t_\mathrm{hi}]` and the interpolant's point
+:math:`t = t_\mathrm{lo} + (t_\mathrm{hi} - t_\mathrm{lo})\,u^k`, :math:`u \sim \mathcal U[0, 1]`
+(``time_power`` :math:`k`; 1 is uniform, :math:`k > 1` puts more times near the data end
+:math:`t = 0`) and the interpolant's point
 :math:`x_t` and conditional velocity :math:`u_t`,
 
 .. math:: \mathcal L_\mathrm{CFM}(\theta) = \mathbb E_{t, \pi, z}
@@ -11,6 +13,8 @@ For pairs :math:`(x_\mathrm{data}, x_\mathrm{src}) \sim \pi` (the coupling), tim
 :math:`\mathbb E\lVert v_\theta(x_t, t) - v_t(x_t)\rVert^2` against the marginal field
 :math:`v_t(x) = \mathbb E[u_t \mid x_t = x]`, which it therefore learns without ever
 evaluating it (Lipman et al. 2023, Thm. 2; Tong et al. 2024, Thm. 3.2 for any coupling).
+Any time density positive on :math:`(t_\mathrm{lo}, t_\mathrm{hi})` has the same minimiser at
+each :math:`t`; :math:`k` only moves the network's effort along :math:`t`.
 With a ``noise`` or ``data`` prediction the regression is on the source point or the data
 point instead; the minimiser is again the conditional expectation, and the converter turns it
 into the same marginal velocity (the weighting over :math:`t` differs).
@@ -67,12 +71,16 @@ class ConditionalFlowMatching(Objective):
         workers: 0 couples each batch in the call; ``w >= 1`` computes the couplings in ``w``
             worker threads, training each call on the batch of ``w`` calls earlier (module
             docstring). The Trainer calls :meth:`close` at the end of ``fit``.
+        time_power: the exponent :math:`k` of the training times :math:`u^k` (> 0).
     """
 
     def __init__(self, coupling: Coupling | None = None, p_uncond: float = 0.1,
-                 workers: int = 0) -> None:
+                 workers: int = 0, time_power: float = 1.0) -> None:
+        if not time_power > 0:
+            raise ValueError(f"time_power must be > 0, got {time_power}")
         self.coupling = coupling or Independent()
         self.p_uncond = float(p_uncond)
+        self.time_power = float(time_power)
         if workers < 0:
             raise InputError(f"model.coupling_workers: {workers} must be >= 0")
         self.workers = int(workers)
@@ -105,6 +113,8 @@ class ConditionalFlowMatching(Objective):
         else:
             x_data, x_src = self.coupling(x_data, x_src)
         t = noise.rand((n,), dtype=torch.float64, device=x_data.device)
+        if self.time_power != 1.0:
+            t = t.pow(self.time_power)
         if (model.t_lo, model.t_hi) != (0.0, 1.0):
             t = model.t_lo + (model.t_hi - model.t_lo) * t
         z = noise.randn_like(x_data) if model.path.stochastic else None
