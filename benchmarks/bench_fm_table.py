@@ -33,7 +33,14 @@ Each (data set, seed) is cached as one JSON file under ``--cache``, so seeds can
 separate processes (``--seeds 42 43``) and ``--merge`` writes the table
 ``results/bench_fm_table.md``.
 
+``--libs`` picks the trainers: ``ours`` (Lipman's ``linear`` path with ``sigma_min``),
+``ours-tube``
+(the ``tube`` path, :math:`x_t = (1-t) x_\\mathrm{data} + t x_\\mathrm{src} + \\sigma z`, the
+paper's and torchcfm's constant width) and ``torchcfm``; ``--methods`` the rows. A run adds
+its entries to the seed's cache file, so libraries and methods can run as separate processes.
+
 Run: python benchmarks/bench_fm_table.py [--steps N] [--seeds 42 43 44 45 46] [--n-test N]
+    [--libs ours ours-tube torchcfm] [--methods I-CFM OT-CFM]
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import json
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -95,11 +103,13 @@ def _opt(net: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
 
 
-def train_ours(data: Tensor, coupling: str, steps: int, batch: int, seed: int):
+def train_ours(data: Tensor, coupling: str, steps: int, batch: int, seed: int,
+               path: str = "linear"):
     torch.manual_seed(seed)
     net = VelocityNet()
-    model = FlowMatching(net, make_interpolant("linear", sigma_min=SIGMA), StandardNormal((2,)),
-                         (2,))
+    interpolant = (make_interpolant("tube", bridge_scale=SIGMA) if path == "tube"
+                   else make_interpolant("linear", sigma_min=SIGMA))
+    model = FlowMatching(net, interpolant, StandardNormal((2,)), (2,))
     obj, opt = ConditionalFlowMatching(make_coupling(coupling)), _opt(net)
     g = torch.Generator().manual_seed(seed)
     times = []
@@ -140,17 +150,31 @@ def train_torchcfm(data: Tensor, coupling: str, steps: int, batch: int, seed: in
     return statistics.median(times), lambda x0: euler_with_energy(net, x0, 0.0, 1.0)
 
 
-def one_seed(name: str, seed: int, steps: int, batch: int, n_test: int) -> dict:
+#: The trainers by library name: ours on Lipman's path (``linear`` with ``sigma_min``), ours
+#: on the constant-width path (``tube``, the paper's and torchcfm's), torchcfm.
+LIBS = {"ours": train_ours, "ours-tube": partial(train_ours, path="tube"),
+        "torchcfm": train_torchcfm}
+
+
+def one_seed(name: str, seed: int, steps: int, batch: int, n_test: int,
+             methods: list[str], libs: list[str], out: dict | None = None) -> dict:
     g = torch.Generator().manual_seed(seed)
     train = toy_sample(name, 10_000, generator=g)
     test = toy_sample(name, n_test, generator=g)
     other = toy_sample(name, n_test, generator=g)
     x0 = torch.randn(n_test, 2, generator=g)
     w2_src = wasserstein2(x0, test)
-    out = {"floor": wasserstein2(other, test), "floor_1k": wasserstein2(other[:1000], test[:1000]),
-           "w2_src": w2_src, "steps": steps, "batch": batch, "n_test": n_test}
-    for method, coupling in METHODS.items():
-        for lib, fit in (("ours", train_ours), ("torchcfm", train_torchcfm)):
+    out = dict(out or {})
+    if out and (out["steps"], out["batch"], out["n_test"]) != (steps, batch, n_test):
+        raise SystemExit(f"{name} seed {seed}: the cache holds {out['steps']} steps, batch "
+                         f"{out['batch']}, {out['n_test']} test points; use another --cache")
+    out.update({"floor": wasserstein2(other, test),
+                "floor_1k": wasserstein2(other[:1000], test[:1000]),
+                "w2_src": w2_src, "steps": steps, "batch": batch, "n_test": n_test})
+    for method in methods:
+        coupling = METHODS[method]
+        for lib in libs:
+            fit = LIBS[lib]
             wall = time.perf_counter()
             step_s, flow = fit(train, coupling, steps, batch, seed)
             wall = time.perf_counter() - wall
@@ -181,9 +205,11 @@ def merge(cache: dict) -> None:
                      f"(1 000 points: {_ms([r['floor_1k'] for r in runs])}); "
                      f"W2(source, data) {_ms([r['w2_src'] for r in runs])}.")
         for method in METHODS:
-            for lib in ("ours", "torchcfm"):
-                cells = [r[f"{method}|{lib}"] for r in runs]
-                rows.append([label, method, lib, PAPER[(name, method)],
+            for lib in LIBS:
+                cells = [r[f"{method}|{lib}"] for r in runs if f"{method}|{lib}" in r]
+                if not cells:
+                    continue
+                rows.append([label, method, f"{lib} ({len(cells)} seeds)", PAPER[(name, method)],
                              _ms([c["w2"] for c in cells]), _ms([c["w2_1k"] for c in cells]),
                              _ms([c["npe"] for c in cells]),
                              f"{statistics.median(c['ms_per_step'] for c in cells):.2f}"])
@@ -201,6 +227,10 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="*", default=[42])
     p.add_argument("--data", nargs="*", default=list(DATA))
     p.add_argument("--cache", type=Path, default=RESULTS / "bench_fm_table_cache")
+    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--libs", nargs="*", default=["ours", "torchcfm"], choices=list(LIBS),
+                   help="ours: Lipman's path with sigma_min; ours-tube: the constant-width "
+                        "path (the paper's); torchcfm")
     p.add_argument("--merge", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -208,8 +238,10 @@ def main() -> None:
     if not a.merge:
         for name in a.data:
             for seed in a.seeds:
-                res = one_seed(name, seed, a.steps, a.batch, a.n_test)
-                (a.cache / f"{name}_{seed}.json").write_text(json.dumps(res, indent=1))
+                f = a.cache / f"{name}_{seed}.json"
+                old = json.loads(f.read_text()) if f.exists() else None
+                res = one_seed(name, seed, a.steps, a.batch, a.n_test, a.methods, a.libs, old)
+                f.write_text(json.dumps(res, indent=1))
     cache = {}
     for f in sorted(a.cache.glob("*.json")):
         name, seed = f.stem.rsplit("_", 1)

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from genmodels.distributions import StandardNormal
-from genmodels.families.fm.model import DensityFlowMatching
+from genmodels.errors import InputError
+from genmodels.families.fm.model import DensityFlowMatching, FlowMatching
 from genmodels.families.fm.objective import ConditionalFlowMatching
 from genmodels.paths import make_coupling, make_interpolant
 from genmodels.paths.couplings import exact_assignment
@@ -43,7 +44,7 @@ def _oracle(**kw) -> DensityFlowMatching:
                                likelihood_solver="rk4", likelihood_steps=100).double()
 
 
-@pytest.mark.parametrize("name", ["linear", "cosine", "vp", "bridge"])
+@pytest.mark.parametrize("name", ["linear", "cosine", "vp", "bridge", "tube"])
 def test_interpolants_end_at_data_and_source_and_derivatives_match_autograd(name: str) -> None:
     path = make_interpolant(name)
     t = torch.linspace(max(path.t_min, 0.05), min(path.t_max, 0.95), 7, dtype=torch.float64)
@@ -55,6 +56,26 @@ def test_interpolants_end_at_data_and_source_and_derivatives_match_autograd(name
         ends = torch.tensor([0.0, 1.0], dtype=torch.float64)
         torch.testing.assert_close(path.alpha(ends), torch.tensor([1.0, 0.0], dtype=torch.float64))
         torch.testing.assert_close(path.sigma(ends), torch.tensor([0.0, 1.0], dtype=torch.float64))
+
+
+def test_tube_is_a_constant_width_gaussian_around_the_line() -> None:
+    """``tube``: x_t − ((1 − t) x_data + t x_src) = s·z exactly, u_t = x_src − x_data for
+    every t (the constant width adds nothing to the velocity), refused without z and for a
+    non-positive width; a non-velocity target is refused for it as for every stochastic path."""
+    path = make_interpolant("tube", bridge_scale=0.3)
+    g = torch.Generator().manual_seed(0)
+    xd, xs, z = (torch.randn(5, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    t = torch.rand(5, generator=g, dtype=torch.float64)
+    xt, ut = path.sample(xd, xs, t, z)
+    torch.testing.assert_close(xt - ((1 - t[:, None]) * xd + t[:, None] * xs), 0.3 * z)
+    torch.testing.assert_close(ut, xs - xd)
+    assert path.stochastic and (path.t_min, path.t_max) == (0.0, 1.0)
+    with pytest.raises(InputError, match="bridge noise"):
+        path.sample(xd, xs, t)
+    with pytest.raises(InputError, match="scale"):
+        make_interpolant("tube", bridge_scale=0.0)
+    with pytest.raises(InputError, match="only the velocity target"):
+        FlowMatching(nn.Linear(3, 2), path, StandardNormal((2,)), (2,), prediction="noise")
 
 
 def test_exact_coupling_is_the_optimal_permutation() -> None:

@@ -31,6 +31,9 @@ Paths (``INTERPOLANTS``):
 * ``bridge``: ``linear`` plus :math:`\gamma_t = s\sqrt{t(1 - t)}` (a Brownian bridge between
   the pair; Tong et al. 2024 SB-CFM, Albergo & Vanden-Eijnden 2023); :math:`\dot\gamma` is
   singular at both ends, so times lie in ``[t_min, 1 - t_min]``.
+* ``tube``: :math:`\alpha = 1 - t`, :math:`\sigma = t` plus a constant :math:`\gamma_t = s`
+  (a Gaussian tube of width :math:`s` around the line: Tong et al. 2024's I-CFM and OT-CFM
+  with constant :math:`\sigma`, torchcfm's ``sigma``).
 """
 
 from __future__ import annotations
@@ -252,8 +255,41 @@ class BrownianBridge(Linear):
         return f"BrownianBridge(scale={self.scale})"
 
 
+class Tube(Linear):
+    """``linear`` (with :math:`\\sigma_\\mathrm{min} = 0`) plus a constant
+    :math:`\\gamma_t = s`: a Gaussian tube of width :math:`s` around the straight line,
+    :math:`x_t \\sim \\mathcal N\\big((1-t)x_\\mathrm{data} + t x_\\mathrm{src},\\, s^2 I\\big)`,
+    :math:`u_t = x_\\mathrm{src} - x_\\mathrm{data}`. This is the conditional path of
+    Tong et al. (2024, "Improving and generalizing flow-based generative models with minibatch
+    optimal transport", §3.2-3.3: I-CFM and OT-CFM with constant :math:`\\sigma`) and
+    torchcfm's ``sigma``; ``linear`` with ``sigma_min`` is Lipman et al.'s instead, whose width
+    shrinks from 1 at the source to :math:`\\sigma_\\mathrm{min}` at the data.
+
+    Args:
+        scale: :math:`s` (> 0).
+    """
+
+    name = "tube"
+
+    def __init__(self, scale: float = 0.1) -> None:
+        super().__init__(0.0)
+        if scale <= 0:
+            raise InputError(f"tube: scale {scale} must be positive")
+        self.scale = float(scale)
+
+    @property
+    def stochastic(self) -> bool:
+        return True
+
+    def gamma(self, t: Tensor) -> Tensor:
+        return torch.full_like(t, self.scale)
+
+    def __repr__(self) -> str:
+        return f"Tube(scale={self.scale})"
+
+
 #: The interpolants by name.
-INTERPOLANTS = ("linear", "cosine", "vp", "bridge")
+INTERPOLANTS = ("linear", "cosine", "vp", "bridge", "tube")
 
 
 def make_interpolant(name: str, *, sigma_min: float = 0.0, bridge_scale: float = 0.1,
@@ -263,7 +299,7 @@ def make_interpolant(name: str, *, sigma_min: float = 0.0, bridge_scale: float =
     Args:
         name: the path.
         sigma_min: ``linear``'s width at the data end.
-        bridge_scale: ``bridge``'s :math:`s`.
+        bridge_scale: ``bridge``'s and ``tube``'s :math:`s`.
         t_min: the end cut-off of ``vp`` and ``bridge``.
     """
     if name == "linear":
@@ -274,4 +310,6 @@ def make_interpolant(name: str, *, sigma_min: float = 0.0, bridge_scale: float =
         return VPPath(t_min=t_min)
     if name == "bridge":
         return BrownianBridge(bridge_scale, t_min)
+    if name == "tube":
+        return Tube(bridge_scale)
     raise InputError(f"path {name!r}: unknown (known: {', '.join(INTERPOLANTS)})")

@@ -16,9 +16,10 @@ class CFMConfig:
     """Conditional flow matching: an interpolant, a coupling, a source and a prediction.
 
     Attributes:
-        path: the interpolant (``linear``, ``cosine``, ``vp``, ``bridge``).
+        path: the interpolant (``linear``, ``cosine``, ``vp``, ``bridge``, ``tube``).
         sigma_min: ``linear``'s width at the data end (0: exactly the data).
-        bridge_scale: ``bridge``'s :math:`s` in :math:`\\gamma_t = s\\sqrt{t(1-t)}`.
+        bridge_scale: ``bridge``'s :math:`s` in :math:`\\gamma_t = s\\sqrt{t(1-t)}`, and
+            ``tube``'s constant width :math:`\\gamma_t = s`.
         t_min: the time cut-off where a path's coefficients are singular (``vp``, ``bridge``,
             and the end a ``noise``/``data`` prediction cannot convert at).
         time_power: the training times are :math:`t = u^k`, :math:`u \\sim U[0, 1]`, with
