@@ -30,12 +30,11 @@ Run: python benchmarks/bench_fm_sampling.py [--n 10000] [--repeats 7] [--steps 3
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 from bench_fm import Net, _euler
-from common import write_table
+from common import interleaved, write_table
 from torch import Tensor, nn
 
 from genmodels.core import Batch
@@ -72,17 +71,6 @@ def trained(steps: int, seed: int = 0) -> FlowMatching:
         obj(model, Batch(data[torch.randint(len(data), (256,), generator=g)])).loss.backward()
         opt.step()
     return model.eval()
-
-
-def time_it(fns: dict[str, object], repeats: int) -> dict[str, float]:
-    """Median CPU seconds of each zero-argument callable, interleaved."""
-    ts: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t = time.process_time()
-            f()
-            ts[k].append(time.process_time() - t)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def main() -> None:
@@ -127,7 +115,7 @@ def main() -> None:
         nfe_theirs = field.nfe
         ours()
         nfe_ours = model.last_nfe
-        t = time_it(fns, a.repeats)
+        t = interleaved(fns, a.repeats, clock=time.process_time)
         bare = f"{t['bare'] * 1e3:.1f}" if "bare" in t else "–"
         name = f"{solver} (ours at rtol {rtol:g})" if rtol else solver
         rows.append([name, f"{nfe_ours} / {nfe_theirs}", f"{t['ours'] * 1e3:.1f}",

@@ -14,16 +14,18 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def interleaved(fns: dict[str, Callable[[], None]], repeats: int = 7) -> dict[str, float]:
-    """Median wall time of each function, run in turns so drift hits all of them alike."""
+def interleaved(fns: dict[str, Callable[[], None]], repeats: int = 7,
+                clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Median time of each function by ``clock`` (wall time by default; ``time.process_time``
+    for the CPU time of a one-thread process), run in turns so drift hits all of them alike."""
     times: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():  # warm-up
         fn()
     for _ in range(repeats):
         for name, fn in fns.items():
-            t = time.perf_counter()
+            t = clock()
             fn()
-            times[name].append(time.perf_counter() - t)
+            times[name].append(clock() - t)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
