@@ -29,6 +29,7 @@ from torch import Tensor
 
 from .config import RunConfig, apply_overrides, load_toml
 from .core import DensityModel, GenerativeModel, IterativeModel, LabelConditional, VariationalBound
+from .core.model import with_label_counts
 from .data.base import Dataset, Standardize
 from .data.preprocess import training_data
 from .errors import InputError
@@ -115,7 +116,9 @@ class Run:
 
         ``label`` (one class, or ``(B,)`` classes) gives the class-conditional density
         :math:`\\log p_\\theta(x \\mid c)` of a run trained with ``model.conditional=true``
-        (the unguided conditional field; without it, the null label's density)."""
+        (the unguided conditional field; without it, the null label's density, or the
+        label mixture :math:`\\log\\sum_c\\pi_c p_\\theta(x \\mid c)` of a run trained with
+        ``model.p_uncond=0``)."""
         if not isinstance(self.model, DensityModel):
             if self.model.no_density:
                 raise InputError(f"model {self.config.model!r}: {self.model.no_density}")
@@ -534,7 +537,7 @@ def _load_weights(store: Any, model: GenerativeModel, which: str = "best") -> Ge
     if which == "best" and not store.has_checkpoint("best"):
         which = "last"
     state, _ = store.load_model_weights(which=which, ema=True)
-    model.load_state_dict(state)
+    model.load_state_dict(with_label_counts(model, state))
     return model
 
 

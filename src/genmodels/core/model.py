@@ -122,10 +122,67 @@ class LabelConditional(GenerativeModel):
     classifier-free guidance (Ho & Salimans 2022; :mod:`genmodels.paths.guidance`).
 
     ``n_classes`` is 0 for an instance built without labels. ``sample(n, cond=labels,
-    guidance=w)`` takes ``(n,)`` integer labels as ``cond`` (``-1``, or no ``cond`` at all:
-    the null label, i.e. unconditional samples) and the weight :math:`w` (default:
-    :attr:`guidance`); ``w = 0`` is conditional sampling.
+    guidance=w)`` takes ``(n,)`` integer labels as ``cond`` (``-1``: the null label, i.e.
+    unconditional samples) and the weight :math:`w` (default: :attr:`guidance`); ``w = 0``
+    is conditional sampling.
+
+    **No labels.** With no ``cond`` at all a model whose null label was trained
+    (``null_label``, i.e. ``p_uncond > 0``) uses it: :math:`p_\\theta(x \\mid \\varnothing)`
+    models the data marginal. A model trained with ``p_uncond = 0`` never saw the null label,
+    so it uses the label mixture instead, :math:`p_\\theta(x) = \\sum_c \\pi_c\\,p_\\theta(x
+    \\mid c)`: samples draw :math:`c \\sim \\pi` first, and the log-density is the
+    log-sum-exp over the classes (:func:`genmodels.paths.guidance.mixture_log_prob`).
+    :math:`\\pi` is the label frequency seen in training (the persistent buffer
+    ``label_counts``, int64, counted by :meth:`count_labels` in training steps; uniform
+    before any count).
     """
 
     n_classes: int = 0
     guidance: float = 0.0
+    null_label: bool = True
+
+    def init_classes(self, n_classes: int, null_label: bool = True) -> None:
+        """Sets :attr:`n_classes` and :attr:`null_label` and, for a class-conditional model,
+        registers the ``label_counts`` buffer ``(n_classes,)`` (int64, zeros)."""
+        self.n_classes, self.null_label = int(n_classes), bool(null_label)
+        if self.n_classes:
+            self.register_buffer("label_counts",
+                                 torch.zeros(self.n_classes, dtype=torch.long))
+
+    def count_labels(self, labels: Tensor) -> None:
+        """Adds the class labels of a training batch (``(B,)``, null labels ignored) to
+        ``label_counts``."""
+        counts = getattr(self, "label_counts", None)
+        if counts is None:
+            return
+        y = labels.detach().long().flatten()
+        y = y[(y >= 0) & (y < self.n_classes)]
+        counts += torch.bincount(y.to(counts.device), minlength=self.n_classes)
+
+    def label_log_prior(self) -> Tensor:
+        """:math:`\\log\\pi_c` ``(n_classes,)`` (float64): the training label frequencies,
+        uniform while none are counted."""
+        counts = self.label_counts.double().cpu()
+        if not counts.sum() > 0:
+            counts = torch.ones_like(counts)
+        return counts.log() - counts.sum().log()
+
+    def unconditional_labels(self, n: int,
+                             generator: torch.Generator | None = None) -> Tensor | None:
+        """The ``cond`` of an unlabelled draw of ``n`` points: ``None`` (the null label) when
+        the null label was trained or the model has no classes, else ``(n,)`` labels drawn
+        from :math:`\\pi`."""
+        if not self.n_classes or self.null_label:
+            return None
+        device = generator.device if generator is not None else self.label_counts.device
+        prior = self.label_log_prior().exp().to(device)
+        return torch.multinomial(prior, n, replacement=True, generator=generator)
+
+
+def with_label_counts(model: nn.Module, state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``state`` with the model's zero ``label_counts`` buffers added where it lacks them:
+    a run saved before class-conditional models counted their labels loads with a uniform
+    label prior."""
+    extra = {k: v for k, v in model.state_dict().items()
+             if k.endswith("label_counts") and k not in state}
+    return {**state, **extra} if extra else state

@@ -104,6 +104,14 @@ def check_conditioning(conditional: bool, p_uncond: float, guidance: float) -> N
                          "never trained the null label")
 
 
+def check_null_label(model: LabelConditional, w: float) -> None:
+    """Refuses a guidance weight ``w != 0`` for a model whose null label was never trained
+    (``p_uncond = 0``: its unconditional prediction is untrained)."""
+    if w != 0 and not model.null_label:
+        raise InputError(f"guidance {w:g}: the model was trained with model.p_uncond=0, so "
+                         "its null label (the unconditional prediction) is untrained")
+
+
 def training_labels(model: object, batch: Batch, p_uncond: float,
                     what: str = "model") -> Tensor | None:
     """The ``cond`` an objective gives the network for ``batch``: ``batch.cond`` for a model
@@ -113,8 +121,28 @@ def training_labels(model: object, batch: Batch, p_uncond: float,
     if isinstance(model, LabelConditional) and model.n_classes:
         if batch.y is None:
             raise InputError(f"a class-conditional {what} needs labelled batches")
+        if model.training and torch.is_grad_enabled():
+            model.count_labels(batch.y)
         return drop_labels(batch.y, p_uncond)
     return batch.cond
+
+
+def mixture_log_prob(log_prob: Callable[[Tensor], Tensor], x: Tensor,
+                     log_prior: Tensor) -> Tensor:
+    r""":math:`\log p(x) = \operatorname{logsumexp}_c\,[\log\pi_c + \log p(x \mid c)]`
+    ``(B,)``: the marginal density of a class-conditional model whose null label was never
+    trained (``p_uncond = 0``), one conditional density per class.
+
+    Args:
+        log_prob: ``log_prob(labels) -> (B,)``, the conditional log-density of the points
+            ``x`` given ``(B,)`` labels.
+        x: the points ``(B, *D)`` (their count and device).
+        log_prior: :math:`\log\pi_c` ``(K,)`` (a class of prior 0 is skipped).
+    """
+    n = x.shape[0]
+    terms = [log_prob(torch.full((n,), c, dtype=torch.long, device=x.device)) + lp
+             for c, lp in enumerate(log_prior.tolist()) if math.isfinite(lp)]
+    return torch.logsumexp(torch.stack(terms, dim=0), dim=0)
 
 
 def drop_labels(labels: Tensor, p: float, *, generator: torch.Generator | None = None) -> Tensor:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ..config import TrainConfig
 from ..core import Objective, noise
+from ..core.model import with_label_counts
 from ..data.loader import BatchLoader
 from ..errors import InputError, NonFiniteLossError, TrainingInterrupted
 from . import distributed as D
@@ -496,9 +497,10 @@ class Trainer:
         st = ck.state
         where = ck.path / "state.pt"
         try:
-            model.load_state_dict(ck.model)
+            model.load_state_dict(with_label_counts(model, ck.model))
             if ema is not None:
-                ema.load_state_dict(ck.ema if ck.ema is not None else ck.model,
+                ema.load_state_dict(with_label_counts(model, ck.ema if ck.ema is not None
+                                                      else ck.model),
                                     st["counters"]["ema_updates"])
             for ph in phases:
                 ph.opt.load_state_dict(st["optimizers"][ph.phase.name])

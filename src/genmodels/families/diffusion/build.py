@@ -99,7 +99,8 @@ def build_diffusion(config: DiffusionConfig,
                            nfe=config.nfe, options=options, likelihood=likelihood,
                            precondition=config.precondition, sigma_data=config.sigma_data,
                            log_prob=config.log_prob, bound_samples=config.bound_samples,
-                           n_classes=n_classes_of(config, info), guidance=config.guidance)
+                           n_classes=n_classes_of(config, info), guidance=config.guidance,
+                           null_label=config.p_uncond > 0)
     objective = DenoisingScoreMatching(config.weighting, config.t_sampling,
                                        config.min_snr_gamma, p_uncond=config.p_uncond)
     return model, objective

@@ -21,7 +21,10 @@ the score :math:`s_\theta = \mathrm{convert}(\hat y, \text{prediction} \to \text
 A class-conditional model (``n_classes > 0``) takes integer labels as ``cond`` (``-1`` or
 ``None``: the null token); labelled sampling uses the classifier-free guided score
 :math:`(1 + w)s_\theta(x, t, c) - w\,s_\theta(x, t, \varnothing)`
-(:func:`genmodels.paths.guidance.guided`, Ho & Salimans 2022).
+(:func:`genmodels.paths.guidance.guided`, Ho & Salimans 2022). A model trained with
+``p_uncond = 0`` (``null_label=False``) never saw the null token: without labels it samples
+and scores the label mixture :math:`\sum_c\pi_c\,p_\theta(x \mid c)` instead
+(:class:`~genmodels.core.LabelConditional`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from torch import Tensor, nn
 from ...core import IterativeModel, LabelConditional, VariationalBound
 from ...errors import InputError
 from ...paths import coefficients, convert, expand
-from ...paths.guidance import as_labels, check_guidance, guided
+from ...paths.guidance import (
+    as_labels,
+    check_guidance,
+    check_null_label,
+    guided,
+    mixture_log_prob,
+)
 from ...paths.sde import ForwardSDE
 from ...solvers import Solution
 from .bound import variational_bound
@@ -62,6 +71,8 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
         bound_samples: network evaluations per point of the bound's Monte Carlo estimate.
         n_classes: the classes ``net`` embeds (0: unconditional).
         guidance: the default guidance weight :math:`w` of labelled sampling.
+        null_label: whether training dropped labels to the null token (``p_uncond > 0``);
+            without it, unlabelled sampling and density use the label mixture.
     """
 
     #: every sampler; an instance puts its configured default first
@@ -73,9 +84,10 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
                  options: SamplerOptions | None = None, likelihood: dict | None = None,
                  precondition: bool = True, sigma_data: float = 1.0,
                  log_prob: str = "pf-ode", bound_samples: int = 32, n_classes: int = 0,
-                 guidance: float = 0.0) -> None:
+                 guidance: float = 0.0, null_label: bool = True) -> None:
         super().__init__()
-        self.n_classes, self.guidance = int(n_classes), check_guidance(guidance)
+        self.init_classes(n_classes, null_label)
+        self.guidance = check_guidance(guidance)
         if log_prob not in ("pf-ode", "bound"):
             raise InputError(f"log_prob {log_prob!r}: unknown (known: pf-ode, bound)")
         if bound_samples < 2:
@@ -141,6 +153,7 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
                                  "(set model.conditional=true)")
             return lambda t, y: self.score(y, t, cond=cond)
         w = self.guidance if guidance is None else check_guidance(guidance)
+        check_null_label(self, w)
         if cond is None:
             return lambda t, y: self.score(y, t)
         labels = as_labels(cond.to(self.device), n, self.n_classes)
@@ -159,6 +172,8 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
         budget = self.default_nfe if nfe is None else nfe
         if cond is not None and cond.shape[0] != n:
             raise ValueError(f"cond has {cond.shape[0]} rows for {n} samples")
+        if cond is None:
+            cond = self.unconditional_labels(n, generator)
         score = self.sampling_score(n, cond, guidance)
         x = self.sde.prior_sample((n, *self.event_shape), generator=generator,
                                   device=self.device)
@@ -193,7 +208,11 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
     def log_prob(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """:math:`\\log p_\\theta(x)` in nats ``(B,)`` by the probability-flow ODE (exact trace
         up to ``exact_max_dim`` coordinates, else a Hutchinson estimate with fixed probes), or
-        the variational bound when the model was built with ``log_prob="bound"``."""
+        the variational bound when the model was built with ``log_prob="bound"``; for a
+        model whose null label was never trained, without ``cond``, the label mixture."""
+        if self.n_classes and cond is None and not self.null_label:
+            return mixture_log_prob(lambda c: self.log_prob(x, cond=c), x,
+                                    self.label_log_prior())
         if self.log_prob_method == "bound":
             return self.log_prob_bound(x, cond=cond)
         g = torch.Generator(device=x.device).manual_seed(self.probe_seed)
@@ -206,7 +225,12 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
     def log_prob_bound(self, x: Tensor, *, cond: Tensor | None = None) -> Tensor:
         """The variational lower bound on :math:`\\log p_\\theta(x)` in nats ``(B,)`` (see
         :mod:`~genmodels.families.diffusion.bound`), from ``bound_samples`` network evaluations
-        per point with draws from a fixed seed (the same points give the same value)."""
+        per point with draws from a fixed seed (the same points give the same value). For a
+        model whose null label was never trained, without ``cond``, the bound of the label
+        mixture, :math:`\\log\\sum_c\\pi_c e^{\\mathrm{ELBO}_c(x)} \\le \\log p_\\theta(x)`."""
+        if self.n_classes and cond is None and not self.null_label:
+            return mixture_log_prob(lambda c: self.log_prob_bound(x, cond=c), x,
+                                    self.label_log_prior())
         g = torch.Generator().manual_seed(self.probe_seed)
         if cond is not None and cond.shape[0] != x.shape[0]:
             raise ValueError(f"cond has {cond.shape[0]} rows for {x.shape[0]} points")

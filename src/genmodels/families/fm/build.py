@@ -56,7 +56,8 @@ def build_cfm(config: CFMConfig,
     d = math.prod(info.event_shape)
     net = FlatNet(TimeMLP(d, config.width, config.blocks, config.activation, n_classes=k))
     common = dict(prediction=config.prediction, t_min=config.t_min, sampler=config.sampler,
-                  nfe=config.nfe, rtol=config.rtol, n_classes=k, guidance=config.guidance)
+                  nfe=config.nfe, rtol=config.rtol, n_classes=k, guidance=config.guidance,
+                  null_label=config.p_uncond > 0)
     if isinstance(source, StandardNormal):
         trace = config.trace
         if trace == "auto":

@@ -22,7 +22,9 @@ place of the noise: the same sampler input, since the conversions are affine). `
 the conditional flow, ``w = -1`` the unconditional one. ``log_prob(x, cond=labels)`` is the
 conditional :math:`\log p_\theta(x \mid c)` of the unguided conditional flow (the guided
 field is no trained model's flow, so the likelihood takes no guidance); without labels it is
-the null label's unconditional :math:`\log p_\theta(x)`.
+the null label's unconditional :math:`\log p_\theta(x)`, or, for a model trained with
+``p_uncond = 0`` (``null_label=False``), the label mixture :math:`\log\sum_c\pi_c\,
+p_\theta(x \mid c)` (:class:`~genmodels.core.LabelConditional`).
 
 References:
     Flow Matching for Generative Modeling (Lipman et al., 2023), https://arxiv.org/abs/2210.02747
@@ -42,7 +44,13 @@ from ...core import DensityModel, IterativeModel, LabelConditional
 from ...distributions import StandardNormal
 from ...errors import InputError
 from ...paths import coefficients, convert
-from ...paths.guidance import as_labels, check_guidance, guided
+from ...paths.guidance import (
+    as_labels,
+    check_guidance,
+    check_null_label,
+    guided,
+    mixture_log_prob,
+)
 from ...paths.interpolants import Interpolant
 from ...solvers import Solution, integrate, integrate_adaptive, path_states
 from ...solvers.likelihood import ode_flow
@@ -69,6 +77,8 @@ class FlowMatching(IterativeModel, LabelConditional):
         rtol: ``dopri5``'s sampling tolerance.
         n_classes: the classes ``net`` embeds (0: no class labels).
         guidance: the default guidance weight :math:`w` of labelled sampling.
+        null_label: whether training dropped labels to the null token (``p_uncond > 0``);
+            without it, unlabelled sampling and density use the label mixture.
     """
 
     samplers: tuple[str, ...] = SAMPLERS
@@ -77,9 +87,11 @@ class FlowMatching(IterativeModel, LabelConditional):
     def __init__(self, net: nn.Module, path: Interpolant, source: nn.Module,
                  event_shape: tuple[int, ...], *, prediction: str = "velocity",
                  t_min: float = 1e-3, sampler: str = "rk4", nfe: int = 40,
-                 rtol: float = 1e-4, n_classes: int = 0, guidance: float = 0.0) -> None:
+                 rtol: float = 1e-4, n_classes: int = 0, guidance: float = 0.0,
+                 null_label: bool = True) -> None:
         super().__init__()
-        self.n_classes, self.guidance = int(n_classes), check_guidance(guidance)
+        self.init_classes(n_classes, null_label)
+        self.guidance = check_guidance(guidance)
         if not self.n_classes and self.guidance != 0:
             raise InputError("model.guidance: the model is unconditional (train it with "
                              "model.conditional=true)")
@@ -152,6 +164,7 @@ class FlowMatching(IterativeModel, LabelConditional):
                                  "(set model.conditional=true)")
             return lambda t, y: self.velocity(t, y, cond)
         w = self.guidance if guidance is None else check_guidance(guidance)
+        check_null_label(self, w)
         if cond is None:
             return lambda t, y: self.velocity(t, y)
         labels = as_labels(cond.to(self.device), n, self.n_classes)
@@ -200,6 +213,8 @@ class FlowMatching(IterativeModel, LabelConditional):
         samples); ``guidance``: the weight :math:`w` (default: the configured one)."""
         if cond is not None and cond.shape[0] != n:
             raise ValueError(f"cond has {cond.shape[0]} rows for {n} samples")
+        if cond is None:
+            cond = self.unconditional_labels(n, generator)
         x1 = self.source.sample(n, generator=generator).to(self.device)
         sol = self.integrate(x1, t0=self.t_hi, t1=self.t_lo, sampler=sampler, nfe=nfe,
                              cond=cond, guidance=guidance)
@@ -259,9 +274,13 @@ class DensityFlowMatching(FlowMatching, DensityModel):
         fixed seed, so the same points give the same value).
 
         For a class-conditional model, ``cond`` labels ``(B,)`` give the conditional
-        :math:`\\log p_\\theta(x \\mid c)` of the unguided conditional velocity (``-1``, or
-        no ``cond``: the null label's unconditional density); ``model.guidance`` plays no
-        part (the guided field is no trained model's flow)."""
+        :math:`\\log p_\\theta(x \\mid c)` of the unguided conditional velocity (``-1``: the
+        null label's unconditional density; no ``cond``: the same, or the label mixture when
+        the null label was never trained); ``model.guidance`` plays no part (the guided
+        field is no trained model's flow)."""
+        if self.n_classes and cond is None and not self.null_label:
+            return mixture_log_prob(lambda c: self.log_prob(x, cond=c), x,
+                                    self.label_log_prior())
         if self.n_classes and cond is not None:
             cond = as_labels(cond.to(x.device), x.shape[0], self.n_classes)
         solver, steps, rtol = self.likelihood
