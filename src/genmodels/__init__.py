@@ -44,7 +44,8 @@ def __getattr__(name: str) -> Any:
     if name in _CORE_API:
         return getattr(importlib.import_module(".core", __name__), name)
     if name in _RUN_API:
-        return getattr(importlib.import_module(".run", __name__), name)
+        module = {"fit": ".fitting", "load": ".rundir", "Run": ".run"}[name]
+        return getattr(importlib.import_module(module, __name__), name)
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'genmodels' has no attribute {name!r}")

@@ -10,16 +10,15 @@ A *run* is a directory::
       checkpoints/             last and best checkpoints (safetensors + plain-tensor state)
       evaluation.json          the last `evaluate`
 
-The CLI is a thin layer over this module.
+Training (:func:`~genmodels.fitting.fit`) lives in :mod:`genmodels.fitting`, reading a run
+directory back (:func:`~genmodels.rundir.load`) in :mod:`genmodels.rundir`; both return the
+:class:`Run` defined here (``genmodels.fit`` / ``genmodels.load``, and ``genmodels.run.fit`` /
+``genmodels.run.load`` as before). The CLI is a thin layer over these modules.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,12 @@ from torch import Tensor
 
 from .config import RunConfig, apply_overrides, load_toml
 from .core import DensityModel, GenerativeModel, IterativeModel, LabelConditional, VariationalBound
-from .core.model import with_label_counts
 from .data.base import Dataset, Standardize
-from .data.preprocess import training_data
 from .errors import InputError
-from .registry import get_family
 from .train.checkpoint import write_json
-from .units import DataUnits, in_data_units, load_standardize, save_standardize
+from .units import DataUnits, in_data_units
 
-__all__ = ["DataUnits", "Run", "fit", "in_data_units", "load", "resolve_config"]
+__all__ = ["DataUnits", "Run", "check_points", "in_data_units", "resolve_config"]
 
 
 @dataclass
@@ -239,346 +235,14 @@ def resolve_config(
     return RunConfig.from_dict(d)
 
 
-def _data_record(config: RunConfig, data: Dataset) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "name": config.data.name,
-        "event_shape": list(data.event_shape),
-        "levels": data.levels,
-        "n_classes": data.n_classes,
-        "n_train": int(len(data.train)),
-        "n_test": int(len(data.test)),
-    }
-    path = Path(config.data.name)
-    if path.is_file():
-        record["sha256"] = file_sha256(path)
-    return record
+def __getattr__(name: str) -> Any:
+    """``genmodels.run.fit`` and ``genmodels.run.load``, which live in their own modules."""
+    if name == "fit":
+        from .fitting import fit
 
+        return fit
+    if name == "load":
+        from .rundir import load
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _choose_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("train.device = 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
-def _fresh_run_dir(out: Path) -> bool:
-    """Creates ``out``; returns whether it was created here. Refuses an existing run."""
-    if (out / "config.json").exists():
-        raise InputError(f"{out}: a run exists here already (use --resume {out} or another --out)")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    return created
-
-
-def fit(
-    config: RunConfig | dict[str, Any] | str | Path | None = None,
-    *,
-    out: str | Path | None = None,
-    overrides: list[str] | tuple[str, ...] = (),
-    progress: bool | None = None,
-    resume: bool = False,
-    **sections: dict[str, Any],
-) -> Run:
-    """Trains a model and returns the :class:`Run` (in data units).
-
-    Args:
-        config: a :class:`RunConfig`, a nested dict, or a TOML path; ignored when resuming.
-        out: the run directory; ``None`` trains in memory without writing anything.
-        overrides: ``--set``-style ``key=value`` strings.
-        progress: show a progress bar (``None``: when stderr is a terminal).
-        resume: continue the run in ``out`` from its last checkpoint, exactly.
-        **sections: section updates, e.g. ``train={"steps": 100}``.
-
-    Example:
-        >>> import genmodels as gm
-        >>> run = gm.fit(model={"name": "realnvp"}, data={"name": "moons"},
-        ...              train={"steps": 20, "batch_size": 64})
-        >>> run.sample(5, seed=0).shape
-        torch.Size([5, 2])
-    """
-    from .data import load_dataset
-    from .train import RunStore, Trainer
-
-    if resume:
-        if out is None:
-            raise InputError("resume needs the run directory")
-        out = Path(out)
-        if not (out / "config.json").is_file():
-            raise InputError(f"{out}: not a run directory (no config.json)")
-        check_no_links(out)
-        cfg = read_run_config(out)
-    else:
-        cfg = resolve_config(config, overrides=overrides, **sections)
-
-    data = load_dataset(cfg.data)
-    family = get_family(cfg.model)
-    if family.kind == "flow" and data.levels is None:
-        _refuse_constant_columns(data.train, cfg)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    device = _choose_device(cfg.train.device)
-    mode = cfg.data.standardize
-    want_std = mode == "yes" or (mode == "auto" and data.standardize and (
-        data.levels is None or family.standardize_discrete))
-    created = False
-    store = None
-    main_rank = int(os.environ.get("RANK", "0")) == 0
-    if resume:
-        assert out is not None
-        std = load_standardize(out, read_data_info(out).event_shape)
-        _check_same_data(out, cfg, data)
-        store = RunStore(out)
-    else:
-        std = Standardize.fit(data.train, levels=data.levels, logit_alpha=cfg.data.logit or None,
-                              standardize=want_std, seed=cfg.data.seed)
-        if out is not None:
-            out = Path(out)
-            created = _fresh_run_dir(out) if main_rank else False
-    try:
-        if out is not None and not resume:
-            store = RunStore(out)
-            if main_rank:
-                store.write_config(cfg.to_dict())
-                write_json(out / "data.json", _data_record(cfg, data))
-                save_standardize(out, std)
-        torch.manual_seed(cfg.train.seed)
-        model, objective = family.build(cfg.model_config, data.info)
-        model = model.to(device)
-        metadata = {
-            "family": cfg.model,
-            "config": json.dumps(cfg.to_dict(), sort_keys=True),
-            "event_shape": json.dumps(list(data.event_shape)),
-        }
-        trainer = Trainer(cfg.train, store=store, progress=progress, metadata=metadata)
-        train, val = training_data(data, std)
-        result = trainer.fit(model, objective, train, val=val, resume=resume)
-    except BaseException:
-        # a fresh run that fails leaves nothing behind, unless it wrote a checkpoint (a stopped
-        # or interrupted run is kept, to be inspected or resumed)
-        if created and out is not None and not resume and not _has_checkpoint(store):
-            shutil.rmtree(out, ignore_errors=True)
-        raise
-    if store is not None:
-        model = _load_weights(store, model)
-    elif trainer.ema is not None:  # no checkpoint holds the average: take it from memory
-        model.load_state_dict(trainer.ema.state_dict())
-    model.eval()
-    return Run(cfg, in_data_units(model, std), std, Path(out) if out else None, result)
-
-
-def _refuse_constant_columns(x: Any, cfg: RunConfig, chunk: int = 1 << 16) -> None:
-    """Refuses continuous training data with a coordinate of zero spread for a flow.
-
-    A flow fits a density by maximum likelihood; on a constant coordinate the density is a
-    point mass and the likelihood is unbounded (the flow's scale there shrinks without end:
-    RealNVP on moons plus a constant column reached a loss of 3e16 in 200 steps). GANs,
-    diffusion and VAEs (bounded objectives) train on such data as it is.
-    """
-    n = len(x)
-    if n < 2:
-        return
-    lo = hi = None
-    for start in range(0, n, chunk):
-        part = x[start:start + chunk]
-        t = (part if isinstance(part, Tensor) else torch.as_tensor(part)).reshape(len(part), -1)
-        pmin, pmax = t.min(0).values, t.max(0).values
-        lo = pmin if lo is None else torch.minimum(lo, pmin)
-        hi = pmax if hi is None else torch.maximum(hi, pmax)
-    assert lo is not None and hi is not None
-    flat = torch.nonzero(hi == lo).flatten()
-    if len(flat):
-        j = int(flat[0])
-        more = f" (and {len(flat) - 1} more)" if len(flat) > 1 else ""
-        raise InputError(
-            f"data {cfg.data.name}: column {j}{more} is constant ({float(lo[j]):g}) in the "
-            f"training split; the likelihood of flow {cfg.model!r} is unbounded there: drop "
-            f"the column, or train a GAN, diffusion or VAE model"
-        )
-
-
-def _has_checkpoint(store: Any) -> bool:
-    try:
-        return store is not None and store.has_checkpoint("last")
-    except Exception:  # an unreadable store counts as none
-        return False
-
-
-MAX_POINT_SIZE = 2**26
-"""The most coordinates per point a run may record (a 4096 x 4096 RGB image is ~2**25.6)."""
-
-MAX_LEVELS = 2**16
-"""The most discrete levels per coordinate a run may record (16-bit data)."""
-
-
-def read_json(path: Path, what: str) -> Any:
-    """A JSON file of a run; anything unreadable is an :class:`InputError` naming it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing (not a complete run directory: no {what})") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text (byte {e.start}); not a {what}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: invalid JSON at line {e.lineno}, col {e.colno}") from None
-    except (OSError, RecursionError, ValueError) as e:
-        raise InputError(f"{path}: unreadable {what} ({type(e).__name__})") from None
-
-
-def check_no_links(out: Path) -> None:
-    """Refuses a run directory that holds a symbolic link (anything read or written through
-    it would leave the run)."""
-    try:
-        for p in sorted(out.rglob("*")):
-            if p.is_symlink():
-                raise InputError(f"{p}: a symbolic link inside the run directory; refusing "
-                                 "it (a run holds only its own files)")
-    except OSError as e:
-        raise InputError(f"{out}: unreadable run directory ({e.strerror or e})") from None
-
-
-def read_run_config(out: Path) -> RunConfig:
-    """The validated config of a run; a problem is an :class:`InputError` naming config.json."""
-    path = out / "config.json"
-    try:
-        return resolve_config(read_json(path, "run config"))
-    except InputError as e:
-        msg = str(e)
-        raise InputError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
-
-
-def read_data_info(out: Path) -> Any:
-    """The :class:`~genmodels.registry.DataInfo` of a run's ``data.json``, checked: the event
-    shape is 1 to 4 positive integers of at most :data:`MAX_POINT_SIZE` coordinates in all
-    (a forged ``[1e12]`` never builds a model), levels and classes positive integers."""
-    from .registry import DataInfo
-
-    path = out / "data.json"
-    record = read_json(path, "data record")
-    if not isinstance(record, dict):
-        raise InputError(f"{path}: expected a JSON object, got {type(record).__name__}")
-    shape = record.get("event_shape")
-    ok = (isinstance(shape, list) and 1 <= len(shape) <= 4
-          and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape))
-    if not ok:
-        raise InputError(f"{path}: event_shape {_short(shape)} is not a list of 1 to 4 "
-                         "positive integers")
-    if math.prod(shape) > MAX_POINT_SIZE:
-        raise InputError(f"{path}: event_shape {shape} has {math.prod(shape)} coordinates "
-                         f"per point, more than {MAX_POINT_SIZE}")
-    for key, least, most in (("levels", 2, MAX_LEVELS), ("n_classes", 1, MAX_LEVELS)):
-        v = record.get(key)
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool)
-                              or not least <= v <= most):
-            raise InputError(f"{path}: {key} {_short(v)} is not null or an integer in "
-                             f"[{least}, {most}]")
-    return DataInfo(tuple(shape), record.get("levels"), record.get("n_classes"))
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = " ".join(repr(value).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _check_metadata(store: Any, which: str, cfg: RunConfig, info: Any) -> None:
-    """Refuses a checkpoint whose metadata names another family or event shape."""
-    d = store.checkpoint_dir(which)
-    path = d / "model.safetensors"
-    _, meta = store.load_model_weights(which=which, ema=False)
-    family = meta.get("family")
-    if family is not None and family != cfg.model:
-        raise InputError(f"{path}: a {family!r} checkpoint, but config.json says model "
-                         f"{cfg.model!r}")
-    shape = meta.get("event_shape")
-    if shape is not None:
-        try:
-            recorded = json.loads(shape)
-        except (json.JSONDecodeError, RecursionError):
-            recorded = shape
-        if recorded != list(info.event_shape):
-            raise InputError(f"{path}: a checkpoint for points of shape {_short(recorded)}, "
-                             f"but data.json says {list(info.event_shape)}")
-
-
-def _check_same_data(out: Path, cfg: RunConfig, data: Dataset) -> None:
-    record = read_json(out / "data.json", "data record")
-    if not isinstance(record, dict):
-        raise InputError(f"{out / 'data.json'}: expected a JSON object")
-    path = Path(cfg.data.name)
-    if "sha256" in record and path.is_file() and file_sha256(path) != record["sha256"]:
-        raise InputError(f"{path}: the data file changed since the run started (SHA-256)")
-    if list(data.event_shape) != record["event_shape"]:
-        raise InputError(f"{out}: the data's shape changed since the run started")
-
-
-def _model_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:
-    """``model.``-prefixed overrides (a bare key means the model's); refuses others."""
-    out = []
-    for item in overrides:
-        key = item.partition("=")[0].strip()
-        if "." in key and not key.startswith("model."):
-            raise InputError(f"--set {key}: only model.* settings change at sampling time")
-        out.append(item if "." in key else f"model.{item.strip()}")
-    return out
-
-
-def _load_weights(store: Any, model: GenerativeModel, which: str = "best") -> GenerativeModel:
-    if which == "best" and not store.has_checkpoint("best"):
-        which = "last"
-    state, _ = store.load_model_weights(which=which, ema=True)
-    model.load_state_dict(with_label_counts(model, state))
-    return model
-
-
-def load(path: str | Path, *, which: str = "best", device: str = "cpu",
-         overrides: list[str] | tuple[str, ...] = ()) -> Run:
-    """Loads a trained run from its directory, ready to sample, score and evaluate.
-
-    Args:
-        path: the run directory.
-        which: ``"best"`` (falls back to ``"last"`` when there is no best) or ``"last"``.
-        device: where to put the model.
-        overrides: ``model.*`` ``--set`` overrides applied before the model is rebuilt
-            (sampling knobs such as ``model.guidance=2`` or ``model.nfe=50``; a change of
-            architecture no longer fits the checkpoint and is refused).
-    """
-    from .train import RunStore
-
-    out = Path(path)
-    if not out.is_dir():
-        raise InputError(f"{out}: no such run directory")
-    check_no_links(out)
-    cfg = read_run_config(out)
-    info = read_data_info(out)
-    std = load_standardize(out, info.event_shape)
-    if overrides:
-        cfg = resolve_config(cfg, overrides=_model_overrides(overrides))
-    store = RunStore(out)
-    if not store.has_checkpoint("last"):
-        raise InputError(f"{out}: the run has no checkpoint yet")
-    if which == "best" and not store.has_checkpoint("best"):
-        which = "last"
-    _check_metadata(store, which, cfg, info)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.train.seed)
-        model, _ = get_family(cfg.model).build(cfg.model_config, info)
-    try:
-        model = _load_weights(store, model, which)
-    except (RuntimeError, KeyError, ValueError) as e:
-        if isinstance(e, InputError):
-            raise
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise InputError(f"{out}: checkpoint does not fit the model ({first})") from None
-    model.to(device).eval()
-    return Run(cfg, in_data_units(model, std), std, out)
+        return load
+    raise AttributeError(f"module 'genmodels.run' has no attribute {name!r}")

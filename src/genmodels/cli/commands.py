@@ -82,7 +82,8 @@ def _train_sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def cmd_train(args: argparse.Namespace) -> int:
     """``genmodels train``: train a model, or resume a run."""
     from ..config import load_toml
-    from ..run import fit, resolve_config
+    from ..fitting import fit
+    from ..run import resolve_config
 
     if args.resume:
         given = [f for f in ("model", "data", "steps", "batch_size", "lr", "seed", "config",
@@ -109,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """``genmodels sample``: samples in data units to a .npy file."""
-    from ..run import load
+    from ..rundir import load
 
     if args.n <= 0:
         raise InputError(f"--n {args.n}: must be positive")
@@ -146,7 +147,7 @@ def load_labels(path: str, n: int) -> Any:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """``genmodels score``: log-density in nats of each given point."""
-    from ..run import load
+    from ..rundir import load
 
     run = load(args.run, which=args.which)
     x = load_points(args.inp)
@@ -181,7 +182,7 @@ def _is_registered(name: str) -> bool:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``genmodels evaluate``: metrics with noise floors, stored in the run."""
-    from ..run import load
+    from ..rundir import load
     from ..sampling import is_target_run
 
     if is_target_run(args.run):

@@ -58,7 +58,7 @@ def add_parsers(sub: Any, help_fmt: Any) -> None:
 
 def _vae_run(path: str, which: str) -> tuple[Any, Any]:
     from ..families.vae import VAE
-    from ..run import load
+    from ..rundir import load
 
     run = load(path, which=which)
     if not isinstance(run.family_model, VAE):

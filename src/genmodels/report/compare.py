@@ -83,7 +83,7 @@ def calibrate(model: str, data: dict[str, Any], train: dict[str, Any], overrides
     step as the difference of their loop times over ``2k``, without the start-up cost (data
     moved to the device, first-batch initialisations) that both share.
     """
-    from ..run import fit
+    from ..fitting import fit
 
     k = max(1, CALIBRATION_STEPS // 3)
     times = []
@@ -102,7 +102,7 @@ def _train_one(model: str, seed: int, data: dict[str, Any], steps: int | None,
                budget: float | None, overrides: list[str], out: Path,
                progress: bool | None, train_extra: dict[str, Any],
                max_steps: int | None = None) -> tuple[Any, dict]:
-    from ..run import fit
+    from ..fitting import fit
 
     train: dict[str, Any] = {"seed": seed, **train_extra}
     if budget is not None:

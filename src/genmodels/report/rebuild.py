@@ -1,6 +1,6 @@
 """``genmodels report RUN [RUN ...]``: a report rebuilt from existing run directories.
 
-Each run is loaded (:func:`genmodels.run.load`); its metrics are its ``evaluation.json``, or a
+Each run is loaded (:func:`genmodels.rundir.load`); its metrics are its ``evaluation.json``, or a
 fresh :meth:`~genmodels.run.Run.evaluate` when it has none (``evaluate=True`` re-evaluates
 every run). Runs are grouped by data set, one report section each; runs of the same model
 with different seeds are that model's seeds.
@@ -39,7 +39,7 @@ def _row(run: Any, *, evaluate: bool) -> dict[str, Any]:
 def rebuild(paths: list[str | Path], out: Path, *, evaluate: bool = False,
             title: str | None = None) -> Path:
     """Writes ``results.json``, ``results.csv``, figures and ``report.html`` into ``out``."""
-    from ..run import load
+    from ..rundir import load
     from .compare import format_table, write_results
     from .html import write_report
     from .section import build_section
