@@ -167,12 +167,17 @@ class LabelConditional(GenerativeModel):
             counts = torch.ones_like(counts)
         return counts.log() - counts.sum().log()
 
+    def mixes_labels(self, cond: Tensor | None) -> bool:
+        """Whether a call with this ``cond`` must use the label mixture: a class-conditional
+        model given no labels whose null label was never trained."""
+        return bool(self.n_classes) and cond is None and not self.null_label
+
     def unconditional_labels(self, n: int,
                              generator: torch.Generator | None = None) -> Tensor | None:
         """The ``cond`` of an unlabelled draw of ``n`` points: ``None`` (the null label) when
         the null label was trained or the model has no classes, else ``(n,)`` labels drawn
         from :math:`\\pi`."""
-        if not self.n_classes or self.null_label:
+        if not self.mixes_labels(None):
             return None
         device = generator.device if generator is not None else self.label_counts.device
         prior = self.label_log_prior().exp().to(device)

@@ -210,7 +210,7 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
         up to ``exact_max_dim`` coordinates, else a Hutchinson estimate with fixed probes), or
         the variational bound when the model was built with ``log_prob="bound"``; for a
         model whose null label was never trained, without ``cond``, the label mixture."""
-        if self.n_classes and cond is None and not self.null_label:
+        if self.mixes_labels(cond):
             return mixture_log_prob(lambda c: self.log_prob(x, cond=c), x,
                                     self.label_log_prior())
         if self.log_prob_method == "bound":
@@ -228,7 +228,7 @@ class ScoreDiffusion(IterativeModel, VariationalBound, LabelConditional):
         per point with draws from a fixed seed (the same points give the same value). For a
         model whose null label was never trained, without ``cond``, the bound of the label
         mixture, :math:`\\log\\sum_c\\pi_c e^{\\mathrm{ELBO}_c(x)} \\le \\log p_\\theta(x)`."""
-        if self.n_classes and cond is None and not self.null_label:
+        if self.mixes_labels(cond):
             return mixture_log_prob(lambda c: self.log_prob_bound(x, cond=c), x,
                                     self.label_log_prior())
         g = torch.Generator().manual_seed(self.probe_seed)

@@ -278,7 +278,7 @@ class DensityFlowMatching(FlowMatching, DensityModel):
         null label's unconditional density; no ``cond``: the same, or the label mixture when
         the null label was never trained); ``model.guidance`` plays no part (the guided
         field is no trained model's flow)."""
-        if self.n_classes and cond is None and not self.null_label:
+        if self.mixes_labels(cond):
             return mixture_log_prob(lambda c: self.log_prob(x, cond=c), x,
                                     self.label_log_prior())
         if self.n_classes and cond is not None:
