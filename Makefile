@@ -17,7 +17,7 @@ all: install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml setup.py src/genmodels/paths/_auction.c Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if $(PY) -c "import torch, sys; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(0 if v >= (2, 10) else 1)" 2>/dev/null; then \
 	  echo "reusing torch $$($(PY) -c 'import torch; print(torch.__version__)')"; \

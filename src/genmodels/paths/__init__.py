@@ -1,6 +1,15 @@
 """Paths from data (t = 0) to noise: forward SDEs, schedules, interpolants, couplings."""
 
-from .couplings import COUPLINGS, Coupling, ExactOT, Independent, SinkhornOT, make_coupling
+from .couplings import (
+    COUPLINGS,
+    OT_SOLVERS,
+    Coupling,
+    ExactOT,
+    Independent,
+    SinkhornOT,
+    auction_assignment,
+    make_coupling,
+)
 from .guidance import NULL_LABEL, drop_labels, guide, guided
 from .interpolants import (
     INTERPOLANTS,
@@ -19,6 +28,7 @@ from .sde import GRIDS, VE, VP, ForwardSDE, SubVP, expand, integrate_scalar
 __all__ = [
     "COUPLINGS",
     "INTERPOLANTS",
+    "OT_SOLVERS",
     "BrownianBridge",
     "Cosine",
     "Coupling",
@@ -28,6 +38,7 @@ __all__ = [
     "Linear",
     "SinkhornOT",
     "VPPath",
+    "auction_assignment",
     "make_coupling",
     "make_interpolant",
     "GRIDS",

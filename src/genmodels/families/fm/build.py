@@ -51,7 +51,8 @@ def build_cfm(config: CFMConfig,
     k = n_classes_of(config, info)
     path = make_interpolant(config.path, sigma_min=config.sigma_min,
                             bridge_scale=config.bridge_scale, t_min=config.t_min)
-    coupling = make_coupling(config.coupling, reg=config.sinkhorn_reg)
+    coupling = make_coupling(config.coupling, reg=config.sinkhorn_reg,
+                             solver=config.coupling_solver)
     source = make_source(config, info)
     d = math.prod(info.event_shape)
     net = FlatNet(TimeMLP(d, config.width, config.blocks, config.activation, n_classes=k))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...paths.couplings import COUPLINGS
+from ...paths.couplings import COUPLINGS, OT_SOLVERS
 from ...paths.interpolants import INTERPOLANTS
 
 SAMPLERS = ("euler", "midpoint", "heun", "rk4", "dopri5")
@@ -26,6 +26,10 @@ class CFMConfig:
             this :math:`k` (1: uniform; > 1 trains more near the data end :math:`t = 0`).
         coupling: ``independent``, ``exact`` (minibatch OT) or ``sinkhorn``.
         sinkhorn_reg: Sinkhorn's :math:`\\varepsilon` relative to the batch's mean cost.
+        coupling_solver: the ``exact`` coupling's assignment solver: ``auto`` (the C auction
+            when built, else POT), ``auction`` (:func:`~genmodels.paths.auction_assignment`,
+            optimal to a cost excess of at most :math:`10^{-9}\\sum_{ij}C_{ij}/n`), ``emd``
+            (POT's network simplex, torchcfm's solver) or ``hungarian`` (scipy).
         coupling_workers: 0 (default) computes each batch's coupling in the training step;
             ``w >= 1`` computes it in ``w`` background threads while the steps run, and each
             step trains on the batch of ``w`` steps earlier with that batch's own plan
@@ -71,6 +75,7 @@ class CFMConfig:
     time_power: float = 1.0
     coupling: str = field(default="independent", metadata={"choices": COUPLINGS})
     sinkhorn_reg: float = 0.05
+    coupling_solver: str = field(default="auto", metadata={"choices": OT_SOLVERS})
     coupling_workers: int = 0
     source: str = "gaussian"
     source_points: int = 10_000
