@@ -27,8 +27,16 @@ from genmodels.paths.couplings import (
 
 
 def test_the_extension_is_built() -> None:
-    """``make install`` builds it (setup.py); without it the tests below would test POT."""
-    assert couplings._native(required=True).solve is not None
+    """``make install`` builds it (setup.py); without it the tests below would test POT. On
+    x86-64 it has the SSE2 scan, and uses the best scan the CPU offers."""
+    native = couplings._native(required=True)
+    import platform
+
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert native.scans()[0] == "sse2"
+    assert native.scan() == native.scans()[-1]
+    with pytest.raises(ValueError, match="not available"):
+        native.set_scan("neon")
 
 
 def _optimum(c: np.ndarray) -> float:
@@ -62,9 +70,23 @@ def _cases():
     yield "outlier", np.where(np.eye(80, k=3) > 0, 1e9, rng.uniform(size=(80, 80)))
 
 
+SCANS = couplings._native().scans() if couplings._native() is not None else ()
+
+
+@pytest.fixture(params=SCANS)
+def scan(request: pytest.FixtureRequest):
+    """Each row scan the build and CPU offer (SSE2 and, where the CPU has it, AVX2), so the
+    optimality tests cover every code path that a user's machine may take."""
+    native = couplings._native()
+    before = native.scan()
+    native.set_scan(request.param)
+    yield request.param
+    native.set_scan(before)
+
+
 @pytest.mark.parametrize(("name", "c"), list(_cases()), ids=lambda v: v if isinstance(v, str)
                          else "")
-def test_auction_is_optimal_within_its_bound(name: str, c: np.ndarray) -> None:
+def test_auction_is_optimal_within_its_bound(name: str, c: np.ndarray, scan: str) -> None:
     """The assignment is a permutation whose cost exceeds scipy's optimum by at most the
     documented n * eps_min, eps_min = max(1e-9 mean C, 1e-13 max C)."""
     j = auction_assignment(c)
@@ -76,7 +98,7 @@ def test_auction_is_optimal_within_its_bound(name: str, c: np.ndarray) -> None:
         (name, excess, bound)
 
 
-def test_auction_gives_pots_permutation_on_toy_batches() -> None:
+def test_auction_gives_pots_permutation_on_toy_batches(scan: str) -> None:
     """On 40 training-like batches (n = 256, 2-D data against N(0, I)) the auction returns
     exactly the permutation of POT's network simplex (no near-ties in continuous data)."""
     from genmodels.data.toy import sample as toy_sample
@@ -87,7 +109,7 @@ def test_auction_gives_pots_permutation_on_toy_batches() -> None:
         x = toy_sample(name, 256 * 20, generator=g)
         for k in range(20):
             c = _cost_np(x[256 * k:256 * (k + 1)], torch.randn(256, 2, generator=g))
-            assert (auction_assignment(c) == ot.emd(w, w, c).argmax(1)).all(), (name, k)
+            assert (auction_assignment(c) == ot.emd(w, w, c).argmax(1)).all(), (name, k, scan)
 
 
 def test_every_solver_reaches_the_same_optimum() -> None:
