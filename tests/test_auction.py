@@ -130,6 +130,10 @@ def test_bad_input_is_refused_in_one_line() -> None:
             _assign(c, solver)
     with pytest.raises(InputError, match="non-finite"):
         _assign(np.full((3, 3), np.inf))
+    with pytest.raises(InputError, match="non-finite"):
+        auction_assignment(c)  # called directly, not through the coupling
+    with pytest.raises(InputError, match="equal batch sizes"):
+        auction_assignment(np.ones((3, 4)))
     with pytest.raises(InputError, match="equal batch sizes"):
         _assign(np.ones((3, 4)))
     with pytest.raises(InputError, match="unknown"):

@@ -87,6 +87,19 @@ def _native(required: bool = False):
     return _auction
 
 
+def _check_cost(c) -> int:
+    """``n`` of a square, finite numpy cost matrix ``c``; else an :class:`InputError`."""
+    import numpy as np
+
+    n = c.shape[0] if c.ndim else 0
+    if c.ndim != 2 or c.shape != (n, n):
+        raise InputError(f"exact OT coupling: needs equal batch sizes, got {tuple(c.shape)}")
+    if not np.isfinite(c).all():
+        raise InputError("exact OT coupling: the cost matrix has non-finite entries "
+                         "(NaN or infinite points in the batch)")
+    return n
+
+
 def auction_assignment(c, *, rtol: float = 1e-9):
     r"""An optimal assignment of the square float64 numpy cost matrix ``c`` by the forward
     auction algorithm with :math:`\varepsilon`-scaling (Bertsekas 1988; Bertsekas & Castañón
@@ -120,7 +133,7 @@ def auction_assignment(c, *, rtol: float = 1e-9):
 
     native = _native(required=True)
     c = np.ascontiguousarray(c, dtype=np.float64)
-    n = c.shape[0]
+    n = _check_cost(c)
     top = float(c.max()) if n else 0.0
     if top <= 0.0 or n == 1:  # all costs equal to zero (or a single pair): any assignment
         return np.arange(n, dtype=np.int64)
@@ -135,12 +148,7 @@ def _assign(c, solver: str = "auto"):
     """The optimal permutation of the float64 numpy cost matrix ``c`` (numpy ``(n,)``)."""
     import numpy as np
 
-    n = c.shape[0]
-    if c.ndim != 2 or c.shape != (n, n):
-        raise InputError(f"exact OT coupling: needs equal batch sizes, got {tuple(c.shape)}")
-    if not np.isfinite(c).all():
-        raise InputError("exact OT coupling: the cost matrix has non-finite entries "
-                         "(NaN or infinite points in the batch)")
+    n = _check_cost(c)
     if solver not in OT_SOLVERS:
         raise InputError(f"exact OT solver {solver!r}: unknown (known: {', '.join(OT_SOLVERS)})")
     auto = solver == "auto"
