@@ -19,6 +19,7 @@ from genmodels.errors import InputError
 from genmodels.paths import couplings
 from genmodels.paths.couplings import (
     _assign,
+    _benefit,
     _cost_np,
     auction_assignment,
     exact_assignment,
@@ -165,6 +166,53 @@ def test_without_the_extension_auto_falls_back_and_auction_is_refused(
     assert (_assign(c) == want).all()  # auto: POT's network simplex, the same optimum
     with pytest.raises(InputError, match="C extension"):
         make_coupling("exact", solver="auction")
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 8, 9, 30])
+def test_benefit_from_the_points_is_minus_the_cost(d: int) -> None:
+    """The coupling's benefit matrix (C differences up to d = 8, BLAS above) equals -C from
+    explicit differences, for unequal sizes too, to float64 rounding."""
+    rng = np.random.default_rng(d)
+    x = rng.normal(size=(37, d)) * 3 + 1
+    y = rng.normal(size=(29, d)).astype(np.float32)  # float32 points are taken to float64
+    want = -((x[:, None, :] - y[None, :, :].astype(np.float64)) ** 2).sum(-1)
+    got = _benefit(torch.as_tensor(x), torch.as_tensor(y))
+    assert got.shape == (37, 29) and got.dtype == np.float64 and (got <= 0).all()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    if d <= 8:  # the C path by differences is exact up to one rounding per term
+        np.testing.assert_allclose(got, want, rtol=4 * d * 2.3e-16, atol=0)
+    img = torch.as_tensor(rng.normal(size=(5, 1, 2, 2)))  # points are flattened
+    np.testing.assert_allclose(_benefit(img, img[[1, 0, 2, 3, 4]]),
+                               -_cost_np(img, img[[1, 0, 2, 3, 4]]), atol=1e-12)
+
+
+def test_the_coupling_refuses_bad_points_in_one_line() -> None:
+    """Through the benefit path: NaN or infinite points and unequal batch sizes give the same
+    one-line errors as the cost path; the C function checks its buffer sizes."""
+    ot_ = make_coupling("exact", solver="auction")
+    x = torch.randn(6, 2)
+    for bad in (float("nan"), float("inf")):
+        y = torch.randn(6, 2)
+        y[2, 1] = bad
+        with pytest.raises(InputError, match="non-finite"):
+            ot_(x, y)
+    with pytest.raises(InputError, match="non-finite"):  # overflow of the squares
+        ot_(x * 1e200, -x * 1e200)
+    with pytest.raises(InputError, match="equal batch sizes"):
+        ot_(x, torch.randn(5, 2))
+    with pytest.raises(ValueError, match="buffer sizes"):
+        couplings._native().benefit(np.zeros(6), np.zeros(6), np.zeros(8), 3, 3, 2)
+
+
+def test_the_coupling_pairs_like_the_cost_path() -> None:
+    """ExactOT(auction) from the points gives the permutation of the emd solver on the cost
+    matrix, in 2-D (C benefit) and in 12-D (BLAS benefit)."""
+    g = torch.Generator().manual_seed(8)
+    for d in (2, 12):
+        x, y = torch.randn(128, d, generator=g) * 2 + 1, torch.randn(128, d, generator=g)
+        j = make_coupling("exact", solver="auction").partners(x, y)
+        ref = make_coupling("exact", solver="emd").partners(x, y)
+        assert torch.equal(j, ref), d
 
 
 def test_threads_solve_concurrently_and_correctly() -> None:

@@ -131,17 +131,61 @@ def auction_assignment(c, *, rtol: float = 1e-9):
     """
     import numpy as np
 
-    native = _native(required=True)
+    _native(required=True)
     c = np.ascontiguousarray(c, dtype=np.float64)
-    n = _check_cost(c)
-    top = float(c.max()) if n else 0.0
+    _check_cost(c)
+    return _auction(np.negative(c), rtol)
+
+
+def _benefit(x: Tensor, y: Tensor):
+    """:math:`-C_{ij} = -\\lVert x_i - y_j\\rVert^2` on flattened points, a float64 numpy
+    array: the auction's input. Up to 8 coordinates the C extension forms it from the
+    differences in one pass; above, BLAS by :math:`2\\langle x_i, y_j\\rangle - \\lVert x_i
+    \\rVert^2 - \\lVert y_j\\rVert^2`, in place."""
+    import numpy as np
+
+    a = np.ascontiguousarray(x.detach().flatten(1).cpu().double().numpy())
+    b = np.ascontiguousarray(y.detach().flatten(1).cpu().double().numpy())
+    (n, d), m = a.shape, b.shape[0]
+    native = _native()
+    if native is not None and 1 <= d <= 8 and n and m:
+        out = np.empty((n, m))
+        native.benefit(a, b, out, n, m, d)
+        return out
+    out = a @ (2.0 * b).T
+    out -= (a * a).sum(1)[:, None]
+    out -= (b * b).sum(1)[None, :]
+    return np.minimum(out, 0.0, out=out)
+
+
+def _auction(b, rtol: float = 1e-9):
+    """:func:`auction_assignment` of the square benefit matrix ``b = -C`` (float64, C order,
+    no entry above 0 or +inf: a negated cost); NaN or -inf entries are refused here, by the
+    one reduction the scaling needs anyway."""
+    import numpy as np
+
+    n = b.shape[0]
+    lo = float(b.min()) if n else 0.0
+    if not np.isfinite(lo):  # min propagates NaN; -inf is a cost of +inf
+        raise InputError("exact OT coupling: the cost matrix has non-finite entries "
+                         "(NaN or infinite points in the batch)")
+    top = -lo  # the largest cost
     if top <= 0.0 or n == 1:  # all costs equal to zero (or a single pair): any assignment
         return np.arange(n, dtype=np.int64)
-    eps_min = max(rtol * float(c.mean()), 1e-13 * top)
+    eps_min = max(rtol * -float(b.mean()), 1e-13 * top)
     price = np.zeros(n)
     assign = np.empty(n, dtype=np.int64)
-    native.solve(np.negative(c), price, assign, n, top / 64, 8.0, eps_min, 10**10)
+    _native(required=True).solve(b, price, assign, n, top / 64, 8.0, eps_min, 10**10)
     return assign
+
+
+def _resolve(solver: str) -> str:
+    """The solver that ``solver`` names (``auto``: the auction where it is built, else POT)."""
+    if solver not in OT_SOLVERS:
+        raise InputError(f"exact OT solver {solver!r}: unknown (known: {', '.join(OT_SOLVERS)})")
+    if solver == "auto":
+        return "auction" if _native() is not None else "emd"
+    return solver
 
 
 def _assign(c, solver: str = "auto"):
@@ -149,11 +193,8 @@ def _assign(c, solver: str = "auto"):
     import numpy as np
 
     n = _check_cost(c)
-    if solver not in OT_SOLVERS:
-        raise InputError(f"exact OT solver {solver!r}: unknown (known: {', '.join(OT_SOLVERS)})")
     auto = solver == "auto"
-    if auto:
-        solver = "auction" if _native() is not None else "emd"
+    solver = _resolve(solver)
     if solver == "auction":
         return auction_assignment(c)
     if solver == "emd":
@@ -232,6 +273,11 @@ class ExactOT(Coupling):
 
     def partners(self, x_data: Tensor, x_src: Tensor, *,
                  generator: torch.Generator | None = None) -> Tensor:
+        if _resolve(self.solver) == "auction":  # the benefit -C straight from the points
+            if x_data.shape[0] != x_src.shape[0]:
+                raise InputError("exact OT coupling: needs equal batch sizes, got "
+                                 f"({x_data.shape[0]}, {x_src.shape[0]})")
+            return torch.as_tensor(_auction(_benefit(x_data, x_src)), dtype=torch.long)
         return torch.as_tensor(_assign(_cost_np(x_data, x_src), self.solver),
                                dtype=torch.long)
 
