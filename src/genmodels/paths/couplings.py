@@ -195,8 +195,8 @@ def _assign(c, solver: str = "auto"):
     n = _check_cost(c)
     auto = solver == "auto"
     solver = _resolve(solver)
-    if solver == "auction":
-        return auction_assignment(c)
+    if solver == "auction":  # c is checked: no second pass through auction_assignment's
+        return _auction(np.negative(np.ascontiguousarray(c, dtype=np.float64)))
     if solver == "emd":
         try:
             import ot
