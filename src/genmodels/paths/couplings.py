@@ -140,22 +140,19 @@ def auction_assignment(c, *, rtol: float = 1e-9):
 def _benefit(x: Tensor, y: Tensor):
     """:math:`-C_{ij} = -\\lVert x_i - y_j\\rVert^2` on flattened points, a float64 numpy
     array: the auction's input. Up to 8 coordinates the C extension forms it from the
-    differences in one pass; above, BLAS by :math:`2\\langle x_i, y_j\\rangle - \\lVert x_i
-    \\rVert^2 - \\lVert y_j\\rVert^2`, in place."""
+    differences in one pass; above, it is :func:`_cost_np` (BLAS) negated in place."""
     import numpy as np
 
-    a = np.ascontiguousarray(x.detach().flatten(1).cpu().double().numpy())
-    b = np.ascontiguousarray(y.detach().flatten(1).cpu().double().numpy())
-    (n, d), m = a.shape, b.shape[0]
+    (n, d), m = x.flatten(1).shape, y.shape[0]
     native = _native()
     if native is not None and 1 <= d <= 8 and n and m:
+        a = np.ascontiguousarray(x.detach().flatten(1).cpu().double().numpy())
+        b = np.ascontiguousarray(y.detach().flatten(1).cpu().double().numpy())
         out = np.empty((n, m))
         native.benefit(a, b, out, n, m, d)
         return out
-    out = a @ (2.0 * b).T
-    out -= (a * a).sum(1)[:, None]
-    out -= (b * b).sum(1)[None, :]
-    return np.minimum(out, 0.0, out=out)
+    c = _cost_np(x, y)
+    return np.negative(c, out=c)
 
 
 def _auction(b, rtol: float = 1e-9):
@@ -164,7 +161,9 @@ def _auction(b, rtol: float = 1e-9):
     one reduction the scaling needs anyway."""
     import numpy as np
 
-    n = b.shape[0]
+    n = b.shape[0] if b.ndim else 0
+    if b.ndim != 2 or b.shape != (n, n):
+        raise InputError(f"exact OT coupling: needs equal batch sizes, got {tuple(b.shape)}")
     lo = float(b.min()) if n else 0.0
     if not np.isfinite(lo):  # min propagates NaN; -inf is a cost of +inf
         raise InputError("exact OT coupling: the cost matrix has non-finite entries "
@@ -270,13 +269,11 @@ class ExactOT(Coupling):
         if solver == "auction":
             _native(required=True)  # the missing-extension error now, not mid-run
         self.solver = solver
+        self._from_points = _resolve(solver) == "auction"
 
     def partners(self, x_data: Tensor, x_src: Tensor, *,
                  generator: torch.Generator | None = None) -> Tensor:
-        if _resolve(self.solver) == "auction":  # the benefit -C straight from the points
-            if x_data.shape[0] != x_src.shape[0]:
-                raise InputError("exact OT coupling: needs equal batch sizes, got "
-                                 f"({x_data.shape[0]}, {x_src.shape[0]})")
+        if self._from_points:  # the auction: the benefit -C straight from the points
             return torch.as_tensor(_auction(_benefit(x_data, x_src)), dtype=torch.long)
         return torch.as_tensor(_assign(_cost_np(x_data, x_src), self.solver),
                                dtype=torch.long)
